@@ -1,0 +1,59 @@
+"""Load and validate mesh.yaml, reporting every problem with its path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from llm_mesh.config.schema import MeshConfig
+
+
+class ConfigError(Exception):
+    """An invalid config; ``problems`` holds one ``path: message`` line each."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: invalid mesh config\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _format(exc: ValidationError) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        path = ".".join(str(part) for part in err["loc"]) or "(root)"
+        message = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{path}: {message}")
+    return lines
+
+
+def parse_config(data: Any, source: str = "<config>") -> MeshConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(source, ["(root): the config must be a mapping"])
+    try:
+        return MeshConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, _format(exc)) from None
+
+
+def load_config(path: str | Path) -> MeshConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"(file): cannot read: {exc.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        raise ConfigError(str(path), [f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    return parse_config(data, str(path))
+
+
+def json_schema() -> str:
+    """The JSON Schema of mesh.yaml, for editors (yaml-language-server)."""
+    return json.dumps(MeshConfig.model_json_schema(), indent=2, sort_keys=True)

@@ -1,0 +1,223 @@
+"""The mesh.yaml schema.
+
+One file declares providers, routes and apps; later capabilities add their own
+sections here. Every model forbids unknown keys so a typo is an error with a path,
+not a silently ignored setting. Credentials are references only (an environment
+variable locally, a Secrets Manager secret on AWS): an inline secret is rejected.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from llm_mesh.providers.catalog import PROVIDER_KINDS, validate_provider_options
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
+_NAME = re.compile(NAME_PATTERN)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretRef(Strict):
+    """Where a credential lives: exactly one of ``env`` or ``secret``."""
+
+    env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    secret: str | None = Field(default=None, min_length=1, max_length=2048)
+    field: str | None = Field(
+        default=None, description="JSON key inside the Secrets Manager secret, when it holds JSON"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_inline(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            raise ValueError(
+                "inline secrets are not allowed; reference one with {env: VAR_NAME} "
+                "or {secret: SECRETS_MANAGER_NAME}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "SecretRef":
+        if (self.env is None) == (self.secret is None):
+            raise ValueError("give exactly one of 'env' or 'secret'")
+        return self
+
+
+class Timeouts(Strict):
+    connect: float = Field(default=5.0, gt=0, le=60)
+    read: float = Field(default=120.0, gt=0, le=900)
+    first_token: float | None = Field(
+        default=None, gt=0, le=900, description="give up on a stream with no first chunk after this"
+    )
+
+
+class ProviderConfig(Strict):
+    kind: str
+    base_url: str | None = None
+    api_key: SecretRef | None = None
+    timeouts: Timeouts = Timeouts()
+    max_connections: int = Field(default=100, ge=1, le=10_000)
+    headers: dict[str, str] = Field(default_factory=dict, description="static, non-secret headers")
+    options: dict[str, Any] = Field(default_factory=dict, description="kind-specific settings")
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in PROVIDER_KINDS:
+            raise ValueError(f"unknown provider kind {value!r}; known kinds: {', '.join(sorted(PROVIDER_KINDS))}")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", value):
+            raise ValueError("base_url must be an http(s) URL without query or fragment")
+        return value.rstrip("/") if value else value
+
+    @field_validator("headers")
+    @classmethod
+    def _no_secret_headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if name.lower() in {"authorization", "api-key", "x-api-key", "proxy-authorization"}:
+                raise ValueError(f"header {name!r} carries a credential; use api_key with a reference")
+        return value
+
+    @model_validator(mode="after")
+    def _kind_options(self) -> "ProviderConfig":
+        validate_provider_options(self.kind, self.options)
+        return self
+
+
+class TargetConfig(Strict):
+    provider: str | None = None
+    model: str | None = None
+    route: str | None = Field(default=None, description="a nested route instead of a provider")
+    weight: float = Field(default=1.0, ge=0)
+    timeout: float | None = Field(default=None, gt=0, le=900)
+
+    @model_validator(mode="after")
+    def _provider_or_route(self) -> "TargetConfig":
+        if self.route is not None:
+            if self.provider is not None or self.model is not None:
+                raise ValueError("a target is either a route or a provider+model, not both")
+        elif self.provider is None or self.model is None:
+            raise ValueError("a target needs provider and model (or route)")
+        return self
+
+
+class RouteConfig(Strict):
+    description: str | None = None
+    provider: str | None = Field(default=None, description="shorthand for a single target")
+    model: str | None = None
+    targets: tuple[TargetConfig, ...] = ()
+    strategy: Literal["priority", "weighted", "lowest_latency", "lowest_cost"] = "priority"
+    embeddings: bool = Field(default=False, description="this route serves /v1/embeddings")
+    dimensions: int | None = Field(default=None, ge=1, description="default embedding dimensions")
+
+    @model_validator(mode="after")
+    def _normalise(self) -> "RouteConfig":
+        if self.provider is not None or self.model is not None:
+            if self.targets:
+                raise ValueError("give either provider+model or targets, not both")
+            if self.provider is None or self.model is None:
+                raise ValueError("a single-target route needs both provider and model")
+            object.__setattr__(self, "targets", (TargetConfig(provider=self.provider, model=self.model),))
+        if not self.targets:
+            raise ValueError("a route needs at least one target")
+        return self
+
+
+class AppConfig(Strict):
+    description: str | None = None
+    routes: tuple[str, ...] | Literal["*"] = Field(
+        default=(), description="route names this app may call, or '*' for all"
+    )
+    principals: tuple[str, ...] = Field(
+        default=(), description="IAM principal ARNs (roles, users) that act as this app on AWS"
+    )
+    admin: bool = Field(default=False, description="may call the /v1/mesh management API")
+
+    @field_validator("principals")
+    @classmethod
+    def _arns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in value:
+            if not arn.startswith("arn:aws"):
+                raise ValueError(f"{arn!r} is not an IAM ARN")
+        return value
+
+    def may_use(self, route: str) -> bool:
+        return self.routes == "*" or route in self.routes
+
+
+class ServerConfig(Strict):
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    request_log: bool = True
+
+
+class MeshConfig(Strict):
+    version: Literal[1] = 1
+    server: ServerConfig = ServerConfig()
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    routes: dict[str, RouteConfig] = Field(default_factory=dict)
+    apps: dict[str, AppConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _references(self) -> "MeshConfig":
+        problems: list[str] = []
+        for kind, names in (("provider", self.providers), ("route", self.routes), ("app", self.apps)):
+            for name in names:
+                if not _NAME.match(name):
+                    problems.append(f"{kind} name {name!r} must match {NAME_PATTERN}")
+        for route_name, route in self.routes.items():
+            for index, target in enumerate(route.targets):
+                where = f"routes.{route_name}.targets.{index}"
+                if target.provider is not None and target.provider not in self.providers:
+                    problems.append(f"{where}.provider: unknown provider {target.provider!r}")
+                if target.route is not None and target.route not in self.routes:
+                    problems.append(f"{where}.route: unknown route {target.route!r}")
+        problems.extend(_route_cycles(self.routes))
+        seen_principals: dict[str, str] = {}
+        for app_name, app in self.apps.items():
+            if app.routes != "*":
+                for route_name in app.routes:
+                    if route_name not in self.routes:
+                        problems.append(f"apps.{app_name}.routes: unknown route {route_name!r}")
+            for arn in app.principals:
+                if arn in seen_principals:
+                    problems.append(
+                        f"apps.{app_name}.principals: {arn} already belongs to app {seen_principals[arn]!r}"
+                    )
+                seen_principals[arn] = app_name
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def app_for_principal(self, arn: str) -> str | None:
+        for name, app in self.apps.items():
+            if arn in app.principals:
+                return name
+        return None
+
+
+def _route_cycles(routes: dict[str, RouteConfig]) -> list[str]:
+    problems = []
+    for start in routes:
+        stack = [(start, (start,))]
+        while stack:
+            name, path = stack.pop()
+            for target in routes[name].targets if name in routes else ():
+                if target.route is None:
+                    continue
+                if target.route == start:
+                    problems.append(f"routes.{start}: cycle {' -> '.join(path + (start,))}")
+                    stack.clear()
+                    break
+                if target.route not in path:
+                    stack.append((target.route, path + (target.route,)))
+    return problems

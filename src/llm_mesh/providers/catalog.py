@@ -1,0 +1,50 @@
+"""Which provider kinds exist, where their code lives, and their option models.
+
+Kinds are resolved lazily (``module:attribute`` strings) so validating a config
+never imports a provider's SDK (boto3, google-auth...).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+
+@dataclass(frozen=True)
+class ProviderKind:
+    factory: str  # "module:callable" building a Provider from (name, ProviderConfig, secrets)
+    options: str | None = None  # "module:Model" validating ProviderConfig.options
+    needs_base_url: bool = False
+
+
+PROVIDER_KINDS: dict[str, ProviderKind] = {
+    "echo": ProviderKind(factory="llm_mesh.providers.echo.provider:EchoProvider"),
+    "openai": ProviderKind(
+        factory="llm_mesh.providers.openai.provider:OpenAIProvider",
+        options="llm_mesh.providers.openai.options:OpenAIOptions",
+    ),
+}
+
+
+def load_attribute(path: str) -> Any:
+    module_name, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def validate_provider_options(kind: str, options: dict[str, Any]) -> BaseModel | None:
+    spec = PROVIDER_KINDS.get(kind)
+    if spec is None or spec.options is None:
+        if options:
+            raise ValueError(f"provider kind {kind!r} takes no options")
+        return None
+    model = load_attribute(spec.options)
+    try:
+        return model.model_validate(options)
+    except ValidationError as exc:
+        details = "; ".join(
+            f"options.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ValueError(details) from None

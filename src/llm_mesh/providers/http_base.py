@@ -1,0 +1,168 @@
+"""Shared HTTP plumbing for providers: one pooled async client each, timeouts from
+config, and the mapping of transport failures and HTTP statuses to mesh errors."""
+
+from __future__ import annotations
+
+import json
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Callable
+
+import httpx
+
+from llm_mesh.errors import (
+    ContentPolicyViolation,
+    ContextLengthExceeded,
+    InvalidRequest,
+    MeshError,
+    PermissionDenied,
+    RateLimited,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+
+ErrorClassifier = Callable[[int, Any], MeshError | None]
+
+
+def build_client(base_url: str, timeouts: Any, max_connections: int, headers: dict[str, str]) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=httpx.Timeout(connect=timeouts.connect, read=timeouts.read, write=timeouts.read, pool=timeouts.connect),
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        headers=headers,
+        follow_redirects=False,  # a redirect must never move a request (and its key) to another host
+    )
+
+
+def retry_after_headers(response: httpx.Response) -> dict[str, str]:
+    value = response.headers.get("retry-after")
+    if value is None:
+        ms = response.headers.get("retry-after-ms")
+        if ms is not None:
+            try:
+                value = str(max(1, round(float(ms) / 1000)))
+            except ValueError:
+                value = None
+    return {"Retry-After": value} if value else {}
+
+
+def upstream_message(body: Any) -> str:
+    """Best-effort human message from an upstream error body (truncated, no headers)."""
+    message = None
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict):
+            message = err.get("message") or err.get("detail")
+        elif isinstance(err, str):
+            message = err
+        message = message or body.get("message") or body.get("detail")
+    if not isinstance(message, str):
+        message = ""
+    return message[:500]
+
+
+def status_error(provider: str, response: httpx.Response, body: Any, classify: ErrorClassifier | None = None) -> MeshError:
+    """Map an upstream error status to the mesh error the client should see."""
+    status = response.status_code
+    detail = upstream_message(body)
+    if classify is not None:
+        specific = classify(status, body)
+        if specific is not None:
+            return specific
+    suffix = f": {detail}" if detail else ""
+    if status == 429:
+        return RateLimited(f"provider {provider} is rate limiting{suffix}", headers=retry_after_headers(response))
+    if status in (400, 422):
+        lowered = detail.lower()
+        if "context length" in lowered or "context_length" in lowered or "maximum context" in lowered:
+            return ContextLengthExceeded(f"provider {provider}: {detail}")
+        if "content" in lowered and ("policy" in lowered or "filter" in lowered):
+            return ContentPolicyViolation(f"provider {provider}: {detail}")
+        return InvalidRequest(f"provider {provider} rejected the request{suffix}")
+    if status == 404:
+        return InvalidRequest(f"provider {provider} does not know this model{suffix}", code="upstream_model_not_found")
+    if status in (401, 403):
+        # The caller cannot fix the mesh's own credential: surface as a gateway fault.
+        return UpstreamError(f"provider {provider} refused the mesh's credentials", code="upstream_auth_failed")
+    if status == 503:
+        return UpstreamUnavailable(f"provider {provider} is unavailable{suffix}", headers=retry_after_headers(response))
+    if status == 504:
+        return UpstreamTimeout(f"provider {provider} timed out{suffix}")
+    return UpstreamError(f"provider {provider} failed with status {status}{suffix}")
+
+
+def transport_error(provider: str, exc: Exception) -> MeshError:
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamTimeout(f"provider {provider} did not answer in time")
+    if isinstance(exc, (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        return UpstreamUnavailable(f"provider {provider} connection failed ({type(exc).__name__})")
+    return UpstreamUnavailable(f"provider {provider} request failed ({type(exc).__name__})")
+
+
+def parse_json(provider: str, content: bytes) -> Any:
+    try:
+        return json.loads(content)
+    except ValueError:
+        raise UpstreamError(f"provider {provider} returned malformed JSON") from None
+
+
+async def post_json(
+    client: httpx.AsyncClient,
+    provider: str,
+    path: str,
+    payload: Any,
+    headers: dict[str, str] | None = None,
+    classify: ErrorClassifier | None = None,
+) -> Any:
+    try:
+        response = await client.post(path, content=json.dumps(payload, separators=(",", ":")), headers=headers)
+    except httpx.HTTPError as exc:
+        raise transport_error(provider, exc) from None
+    if response.status_code >= 400:
+        body = _safe_json(response.content)
+        raise status_error(provider, response, body, classify)
+    return parse_json(provider, response.content)
+
+
+@asynccontextmanager
+async def open_stream(
+    client: httpx.AsyncClient,
+    provider: str,
+    path: str,
+    payload: Any,
+    headers: dict[str, str] | None = None,
+    classify: ErrorClassifier | None = None,
+) -> AsyncIterator[httpx.Response]:
+    request = client.build_request(
+        "POST", path, content=json.dumps(payload, separators=(",", ":")), headers=headers
+    )
+    try:
+        response = await client.send(request, stream=True)
+    except httpx.HTTPError as exc:
+        raise transport_error(provider, exc) from None
+    try:
+        if response.status_code >= 400:
+            try:
+                content = await response.aread()
+            except httpx.HTTPError as exc:
+                raise transport_error(provider, exc) from None
+            raise status_error(provider, response, _safe_json(content), classify)
+        yield response
+    finally:
+        await response.aclose()
+
+
+async def iter_lines(provider: str, response: httpx.Response) -> AsyncIterator[str]:
+    """Lines of a streamed body; transport failures mid-stream become mesh errors."""
+    try:
+        async for line in response.aiter_lines():
+            yield line
+    except httpx.HTTPError as exc:
+        raise transport_error(provider, exc) from None
+
+
+def _safe_json(content: bytes) -> Any:
+    try:
+        return json.loads(content)
+    except ValueError:
+        return None

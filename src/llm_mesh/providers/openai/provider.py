@@ -1,0 +1,79 @@
+"""The ``openai`` provider: any OpenAI-compatible endpoint by base_url."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, AsyncIterator
+
+from pydantic import ValidationError
+
+from llm_mesh.errors import UpstreamError
+from llm_mesh.providers.base import Capabilities, SecretResolver
+from llm_mesh.providers.http_base import build_client, iter_lines, open_stream, post_json
+from llm_mesh.providers.openai import translate_openai_openai as wire
+from llm_mesh.providers.openai.options import OpenAIOptions
+from llm_mesh.providers.sse import iter_sse
+from llm_mesh.wire.openai_chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
+from llm_mesh.wire.openai_embeddings import EmbeddingsRequest, EmbeddingsResponse
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+class OpenAIProvider:
+    kind = "openai"
+
+    def __init__(self, name: str, config: Any, secrets: SecretResolver) -> None:
+        self.name = name
+        self._options = OpenAIOptions.model_validate(config.options)
+        headers = dict(config.headers)
+        if config.api_key is not None:
+            headers["Authorization"] = f"Bearer {secrets.resolve(config.api_key)}"
+        if self._options.organization:
+            headers["OpenAI-Organization"] = self._options.organization
+        if self._options.project:
+            headers["OpenAI-Project"] = self._options.project
+        self._client = build_client(
+            config.base_url or DEFAULT_BASE_URL, config.timeouts, config.max_connections, headers
+        )
+
+    def capabilities(self, model: str) -> Capabilities:
+        return Capabilities(embeddings=True, context_window=self._options.context_window)
+
+    async def chat(self, request: ChatCompletionRequest) -> ChatCompletion:
+        data = await post_json(self._client, self.name, "/chat/completions", wire.chat_request_body(request, stream=False))
+        try:
+            return wire.chat_response(data)
+        except ValidationError:
+            raise UpstreamError(f"provider {self.name} returned a malformed chat completion") from None
+
+    async def chat_stream(self, request: ChatCompletionRequest) -> AsyncIterator[ChatCompletionChunk]:
+        body = wire.chat_request_body(request, stream=True)
+        async with open_stream(self._client, self.name, "/chat/completions", body) as response:
+            done = False
+            async for event in iter_sse(iter_lines(self.name, response)):
+                if event.data == "[DONE]":
+                    done = True
+                    break
+                try:
+                    payload = json.loads(event.data)
+                except ValueError:
+                    raise UpstreamError(f"provider {self.name} sent a malformed stream event") from None
+                if isinstance(payload, dict) and "error" in payload:
+                    raise UpstreamError(f"provider {self.name} reported an error mid-stream")
+                try:
+                    yield wire.chat_chunk(payload)
+                except ValidationError:
+                    raise UpstreamError(f"provider {self.name} sent a malformed stream chunk") from None
+            if not done:
+                raise UpstreamError(f"provider {self.name} ended the stream before it completed", code="stream_cut")
+
+    async def embed(self, request: EmbeddingsRequest) -> EmbeddingsResponse:
+        body = wire.embeddings_request_body(request, send_dimensions=self._options.embedding_dimensions)
+        data = await post_json(self._client, self.name, "/embeddings", body)
+        try:
+            return wire.embeddings_response(data)
+        except ValidationError:
+            raise UpstreamError(f"provider {self.name} returned malformed embeddings") from None
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,55 @@
+"""DynamoDB table layouts, shared by the store adapter and the CDK app.
+
+The CDK stack creates exactly these tables (on demand, PITR, TTL where set) and
+passes their physical names to the functions as environment variables
+``MESH_TABLE_<LOGICAL>`` (e.g. MESH_TABLE_KEYS). Tests create them in DynamoDB
+Local from the same specs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    partition_key: str
+    sort_key: str | None = None
+    sort_key_type: str = "S"  # "S" or "N"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    logical: str  # short name; env var MESH_TABLE_<LOGICAL upper>
+    partition_key: str
+    sort_key: str | None = None
+    sort_key_type: str = "S"
+    indexes: tuple[Index, ...] = ()
+    ttl_attribute: str | None = None
+
+    @property
+    def env_var(self) -> str:
+        return f"MESH_TABLE_{self.logical.upper()}"
+
+
+KEYS = TableSpec(
+    logical="keys",
+    partition_key="key_hash",
+    indexes=(
+        Index("by_key_id", "key_id"),
+        Index("by_app", "app", "created_at", "N"),
+    ),
+)
+
+REQUESTS = TableSpec(
+    logical="requests",
+    partition_key="request_id",
+    indexes=(
+        Index("by_app_time", "app", "ts", "N"),
+        Index("by_day_time", "day", "ts", "N"),
+    ),
+    ttl_attribute="expires_at",
+)
+
+TABLES: tuple[TableSpec, ...] = (KEYS, REQUESTS)

@@ -1,0 +1,88 @@
+"""Store interfaces: what the core needs from persistence, nothing about how.
+
+Each interface has two adapters: SQLite (``stores/sqlite``, the embedded default,
+one file under ``.mesh/``) and DynamoDB (``stores/dynamodb``). One contract test
+suite (tests/stores) runs against both. Methods are synchronous: SQLite is
+in-process and Lambda serves one request per instance at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    key_id: str  # public identifier, e.g. "key_3f9a..."; safe to show
+    app: str
+    key_hash: str  # sha256 hex of the full secret key; the key itself is never stored
+    prefix: str  # first characters of the key, for humans to recognise it
+    created_at: float  # epoch seconds
+    revoked_at: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class ApiKeyStore(Protocol):
+    def put_key(self, record: ApiKeyRecord) -> None: ...
+
+    def get_by_hash(self, key_hash: str) -> ApiKeyRecord | None: ...
+
+    def list_keys(self, app: str | None = None) -> list[ApiKeyRecord]:
+        """Newest first."""
+        ...
+
+    def revoke(self, key_id: str, at: float) -> bool:
+        """Mark revoked; False when no such key exists."""
+        ...
+
+
+@dataclass(frozen=True)
+class RequestLogEntry:
+    request_id: str
+    timestamp: float  # epoch seconds when the request arrived
+    app: str
+    route: str
+    provider: str
+    model: str
+    endpoint: str  # "chat.completions", "embeddings", "messages"...
+    status: int
+    stream: bool
+    latency_ms: float  # whole request as the mesh saw it
+    upstream_ms: float  # time spent waiting on providers
+    overhead_ms: float  # latency_ms - upstream_ms
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    error_code: str | None = None
+    attempts: int = 1
+    time_to_first_token_ms: float | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class RequestLogStore(Protocol):
+    def append(self, entry: RequestLogEntry) -> None: ...
+
+    def append_many(self, entries: Sequence[RequestLogEntry]) -> None: ...
+
+    def get(self, request_id: str) -> RequestLogEntry | None: ...
+
+    def recent(self, limit: int = 50, app: str | None = None) -> list[RequestLogEntry]:
+        """Newest first; ``app`` restricts to one app's requests."""
+        ...
+
+
+class StoreBundle(Protocol):
+    """Everything one home (SQLite or DynamoDB) provides."""
+
+    keys: ApiKeyStore
+    request_log: RequestLogStore
+
+    def ping(self) -> bool:
+        """True when the backing store answers (used by /health)."""
+        ...
+
+    def close(self) -> None: ...
