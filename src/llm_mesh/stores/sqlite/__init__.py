@@ -1,0 +1,38 @@
+"""SQLite stores: the embedded default (one file, typically ``.mesh/mesh.db``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from llm_mesh.stores.sqlite.connection import SqliteDatabase
+from llm_mesh.stores.sqlite.keys import SqliteApiKeyStore
+from llm_mesh.stores.sqlite.request_log import SqliteRequestLogStore
+
+__all__ = ["SqliteStores", "open_sqlite_stores"]
+
+
+class SqliteStores:
+    """StoreBundle over one SQLite file; safe to share between threads."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+        self.path = db.path
+        self.keys = SqliteApiKeyStore(db)
+        self.request_log = SqliteRequestLogStore(db)
+
+    def ping(self) -> bool:
+        return self._db.ping()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "SqliteStores":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_sqlite_stores(path: str | Path) -> SqliteStores:
+    """Open (creating the file, its parent directory and the schema if needed) the SQLite stores."""
+    return SqliteStores(SqliteDatabase(path))
