@@ -1,0 +1,219 @@
+"""The ``mesh`` command: run, validate and administer the mesh locally."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from llm_mesh.config import ConfigError, MeshConfig, load_config, parse_config
+from llm_mesh.config.loader import json_schema
+
+DEFAULT_DATA_DIR = ".mesh"
+
+# Used when no mesh.yaml is found: the echo test double behind one route.
+BUILTIN_CONFIG = {
+    "providers": {"echo": {"kind": "echo"}},
+    "routes": {"echo": {"provider": "echo", "model": "echo-1"}},
+    "apps": {"local": {"routes": "*", "admin": True}},
+}
+
+
+def _config_path(explicit: str | None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("MESH_CONFIG")
+    if env:
+        return Path(env)
+    default = Path("mesh.yaml")
+    return default if default.exists() else None
+
+
+def _load(explicit: str | None) -> tuple[MeshConfig, str]:
+    path = _config_path(explicit)
+    try:
+        if path is None:
+            return parse_config(BUILTIN_CONFIG, "<built-in>"), "<built-in echo config>"
+        return load_config(path), str(path)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+
+
+def _stores(data_dir: str):
+    from llm_mesh.stores.sqlite import open_sqlite_stores
+
+    return open_sqlite_stores(Path(data_dir) / "mesh.db")
+
+
+config_option = click.option("--config", "config_file", default=None, help="mesh.yaml (default: ./mesh.yaml or $MESH_CONFIG)")
+data_option = click.option("--data-dir", default=DEFAULT_DATA_DIR, show_default=True, help="where the embedded store lives")
+
+
+@click.group()
+def cli() -> None:
+    """LLM mesh: one governed, OpenAI-compatible endpoint for every model."""
+
+
+@cli.command()
+@config_option
+@data_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--log-level", default="warning", show_default=True)
+def serve(config_file: str | None, data_dir: str, host: str, port: int, log_level: str) -> None:
+    """Run the gateway locally on the embedded default (SQLite, env secrets)."""
+    import uvicorn
+
+    from llm_mesh.http.app import create_app
+    from llm_mesh.identity import ApiKeyAuthenticator, new_key
+    from llm_mesh.runtime import build_runtime
+    from llm_mesh.secrets import EnvSecretResolver
+
+    config, source = _load(config_file)
+    stores = _stores(data_dir)
+    runtime = build_runtime(config, stores, EnvSecretResolver(), ApiKeyAuthenticator(config, stores.keys), home="local")
+    app = create_app(runtime)
+
+    base = f"http://{host}:{port}"
+    click.echo(f"LLM mesh serving {base}/v1  (config: {source}, store: {Path(data_dir) / 'mesh.db'})")
+    if runtime.unavailable_providers:
+        click.echo(f"  providers without credentials (their routes answer 503): {', '.join(runtime.unavailable_providers)}")
+    click.echo(f"  routes: {', '.join(config.routes) or '(none)'}")
+    key_hint = "<your mesh key>"
+    if not any(record.active for record in stores.keys.list_keys()) and config.apps:
+        app_name = next(iter(config.apps))
+        secret, _ = new_key(app_name, stores.keys)
+        key_hint = secret
+        click.echo(f"  first run: created an API key for app {app_name!r} (shown once): {secret}")
+    else:
+        click.echo("  API keys: `mesh keys create --app NAME` prints a new one")
+    route = next(iter(config.routes), "echo")
+    click.echo("\nCall it:")
+    click.echo(
+        f"  curl -s {base}/v1/chat/completions -H 'Authorization: Bearer {key_hint}' "
+        f"-H 'Content-Type: application/json' -d '{{\"model\": \"{route}\", \"messages\": [{{\"role\": \"user\", \"content\": \"Hello\"}}]}}'"
+    )
+    click.echo(
+        f"  python -c \"import openai; c = openai.OpenAI(base_url='{base}/v1', api_key='{key_hint}'); "
+        f"print(c.chat.completions.create(model='{route}', messages=[{{'role': 'user', 'content': 'Hello'}}]).choices[0].message.content)\""
+    )
+    sys.stdout.flush()
+    uvicorn_kwargs = {"host": host, "port": port, "log_level": log_level, "access_log": False}
+    try:
+        import uvloop  # noqa: F401
+
+        uvicorn_kwargs["loop"] = "uvloop"
+    except ImportError:
+        pass
+    try:
+        import httptools  # noqa: F401
+
+        uvicorn_kwargs["http"] = "httptools"
+    except ImportError:
+        pass
+    uvicorn.run(app, **uvicorn_kwargs)
+
+
+@cli.command()
+@click.argument("config_file", type=click.Path())
+def validate(config_file: str) -> None:
+    """Check a mesh.yaml; print every problem with its path."""
+    try:
+        config = load_config(config_file)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(
+        f"{config_file}: valid ({len(config.providers)} providers, {len(config.routes)} routes, {len(config.apps)} apps)"
+    )
+
+
+@cli.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of mesh.yaml (for editors)."""
+    click.echo(json_schema())
+
+
+@cli.group()
+def keys() -> None:
+    """Manage local API keys (only their hashes are stored)."""
+
+
+@keys.command("create")
+@click.option("--app", "app_name", required=True)
+@config_option
+@data_option
+def keys_create(app_name: str, config_file: str | None, data_dir: str) -> None:
+    from llm_mesh.identity import new_key
+
+    config, _ = _load(config_file)
+    if app_name not in config.apps:
+        click.echo(f"unknown app {app_name!r}; declared apps: {', '.join(config.apps) or '(none)'}", err=True)
+        sys.exit(2)
+    stores = _stores(data_dir)
+    secret, record = new_key(app_name, stores.keys)
+    click.echo(f"created {record.key_id} for app {app_name} (the key is shown only now):", err=True)
+    click.echo(secret)
+
+
+@keys.command("list")
+@click.option("--app", "app_name", default=None)
+@data_option
+def keys_list(app_name: str | None, data_dir: str) -> None:
+    rows = [
+        (r.key_id, r.app, r.prefix + "…", _time(r.created_at), "revoked " + _time(r.revoked_at) if r.revoked_at else "active")
+        for r in _stores(data_dir).keys.list_keys(app_name)
+    ]
+    _table(("KEY ID", "APP", "PREFIX", "CREATED", "STATUS"), rows)
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@data_option
+def keys_revoke(key_id: str, data_dir: str) -> None:
+    import time
+
+    if not _stores(data_dir).keys.revoke(key_id, time.time()):
+        click.echo(f"no key {key_id}", err=True)
+        sys.exit(1)
+    click.echo(f"revoked {key_id}")
+
+
+@cli.command()
+@click.option("--limit", default=20, show_default=True)
+@click.option("--app", "app_name", default=None)
+@data_option
+def requests(limit: int, app_name: str | None, data_dir: str) -> None:
+    """Show the recent request log."""
+    rows = [
+        (
+            _time(e.timestamp), e.request_id, e.app, e.route, f"{e.provider}/{e.model}", str(e.status),
+            "stream" if e.stream else "", f"{e.latency_ms:.1f}", f"{e.overhead_ms:.2f}",
+            f"{e.prompt_tokens}/{e.completion_tokens}", e.error_code or "",
+        )
+        for e in _stores(data_dir).request_log.recent(limit, app_name)
+    ]
+    _table(("TIME", "REQUEST", "APP", "ROUTE", "PROVIDER/MODEL", "STATUS", "MODE", "MS", "MESH MS", "TOKENS IN/OUT", "ERROR"), rows)
+
+
+def _time(epoch: float | None) -> str:
+    if epoch is None:
+        return ""
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    click.echo("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
+    for row in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+    if not rows:
+        click.echo("(none)")
+
+
+if __name__ == "__main__":
+    cli()

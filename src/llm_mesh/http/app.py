@@ -1,0 +1,197 @@
+"""The FastAPI face of the mesh: OpenAI-compatible endpoints over MeshService.
+
+Handlers stay thin: read and validate the body, call the service, shape the
+answer. Every response carries the x-mesh-* headers; every error is OpenAI's
+error object with the right status, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import time
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from llm_mesh.errors import InternalError, MeshError, NotFound
+from llm_mesh.gateway.context import RequestContext
+from llm_mesh.gateway.service import ChatStream
+from llm_mesh.http.body import read_json, validate
+from llm_mesh.http.identity import inbound_identity
+from llm_mesh.providers.sse import DONE_FRAME
+from llm_mesh.runtime import MeshRuntime
+from llm_mesh.wire.openai_chat import ChatCompletionRequest, Usage
+from llm_mesh.wire.openai_embeddings import EmbeddingsRequest
+
+logger = logging.getLogger("llm_mesh.http")
+
+JSON_HEADERS = {"content-type": "application/json"}
+
+
+def error_response(error: MeshError, ctx: RequestContext | None = None) -> JSONResponse:
+    headers = dict(error.headers)
+    if ctx is not None:
+        headers.update(ctx.response_headers())
+    return JSONResponse(error.to_body(), status_code=error.status, headers=headers)
+
+
+def _json(content: bytes, ctx: RequestContext) -> Response:
+    headers = ctx.response_headers()
+    return Response(content=content, status_code=200, headers=headers, media_type="application/json")
+
+
+def create_app(runtime: MeshRuntime) -> FastAPI:
+    service = runtime.service
+    limit = runtime.config.server.max_body_bytes
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await runtime.aclose()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="LLM Mesh",
+        version="0.1.0",
+        description="OpenAI-compatible gateway to every model, governed.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+
+    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(InternalError("the mesh failed to handle this request; it has been logged"))
+
+    async def _http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return error_response(NotFound(f"no route for {request.method} {request.url.path}"))
+        error = MeshError(str(exc.detail))
+        error.status = exc.status_code
+        error.type = "invalid_request_error"
+        error.code = "method_not_allowed" if exc.status_code == 405 else None
+        return error_response(error)
+
+    app.add_exception_handler(Exception, _unhandled)
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
+
+    # ---------------------------------------------------------------- health
+    @app.get("/health")
+    async def health() -> JSONResponse:
+        reachable = runtime.stores.ping()
+        body = {"status": "ok" if reachable else "degraded", "store": "ok" if reachable else "unreachable"}
+        return JSONResponse(body, status_code=200 if reachable else 503)
+
+    # ---------------------------------------------------------------- models
+    @app.get("/v1/models")
+    async def list_models(request: Request) -> Response:
+        ctx = RequestContext(endpoint="models")
+        try:
+            caller = service.authenticate(ctx, inbound_identity(request, runtime.home))
+        except MeshError as error:
+            return error_response(error, ctx)
+        created = int(time.time())
+        data = [
+            {"id": name, "object": "model", "created": created, "owned_by": "llm-mesh"}
+            for name in service.models_for(caller)
+        ]
+        return JSONResponse({"object": "list", "data": data}, headers=ctx.response_headers())
+
+    @app.get("/v1/models/{model_id:path}")
+    async def get_model(model_id: str, request: Request) -> Response:
+        ctx = RequestContext(endpoint="models")
+        try:
+            caller = service.authenticate(ctx, inbound_identity(request, runtime.home))
+            service.authorise_route(caller, model_id)
+        except MeshError as error:
+            return error_response(error, ctx)
+        body = {"id": model_id, "object": "model", "created": int(time.time()), "owned_by": "llm-mesh"}
+        return JSONResponse(body, headers=ctx.response_headers())
+
+    # ---------------------------------------------------------------- chat
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request) -> Response:
+        ctx = RequestContext(endpoint="chat.completions")
+        try:
+            service.authenticate(ctx, inbound_identity(request, runtime.home))
+            chat_request = validate(ChatCompletionRequest, await read_json(request, limit))
+            service.authorise_route(ctx.caller, chat_request.model)  # type: ignore[arg-type]
+            if chat_request.stream:
+                stream = await service.open_chat_stream(ctx, chat_request)
+                return StreamingResponse(
+                    _sse_chat(ctx, stream),
+                    media_type="text/event-stream",
+                    headers={**ctx.response_headers(), "cache-control": "no-cache", "x-accel-buffering": "no"},
+                )
+            completion = await service.chat(ctx, chat_request)
+        except MeshError as error:
+            service.record(ctx, error.status, error=error)
+            return error_response(error, ctx)
+        content = completion.model_dump_json(exclude_none=True).encode()
+        service.record(ctx, 200, completion.usage)
+        return _json(content, ctx)
+
+    async def _sse_chat(ctx: RequestContext, stream: ChatStream) -> AsyncIterator[bytes]:
+        usage: Usage | None = None
+        status, failure = 499, None  # 499: the client went away before the end
+        try:
+            yield b"data: " + stream.first.model_dump_json(exclude_none=True).encode() + b"\n\n"
+            async for chunk in stream.rest:
+                if chunk.usage is not None and not chunk.choices:
+                    usage = chunk.usage
+                    if not stream.include_usage:
+                        continue
+                yield b"data: " + chunk.model_dump_json(exclude_none=True).encode() + b"\n\n"
+            yield DONE_FRAME
+            status = 200
+        except MeshError as error:
+            # Something already reached the client: end with an explicit error event, never a clean [DONE].
+            status, failure = error.status, error
+            yield b"data: " + _error_json(error) + b"\n\n"
+        except Exception:
+            logger.exception("stream failed for %s", ctx.request_id)
+            failure = InternalError("the stream failed inside the mesh")
+            status = 500
+            yield b"data: " + _error_json(failure) + b"\n\n"
+        finally:
+            service.record(ctx, status, usage, failure)
+
+    # ---------------------------------------------------------------- embeddings
+    @app.post("/v1/embeddings")
+    async def embeddings(request: Request) -> Response:
+        ctx = RequestContext(endpoint="embeddings")
+        try:
+            service.authenticate(ctx, inbound_identity(request, runtime.home))
+            embeddings_request = validate(EmbeddingsRequest, await read_json(request, limit))
+            service.authorise_route(ctx.caller, embeddings_request.model)  # type: ignore[arg-type]
+            response = await service.embeddings(ctx, embeddings_request)
+        except MeshError as error:
+            service.record(ctx, error.status, error=error)
+            return error_response(error, ctx)
+        usage = Usage(prompt_tokens=response.usage.prompt_tokens, total_tokens=response.usage.total_tokens)
+        service.record(ctx, 200, usage)
+        return _json(response.model_dump_json().encode(), ctx)
+
+    for extension in _extensions():
+        extension(app, runtime)
+
+    return app
+
+
+def _error_json(error: MeshError) -> bytes:
+    return json.dumps(error.to_body(), separators=(",", ":")).encode()
+
+
+def _extensions() -> list[Any]:
+    """``mount(app, runtime)`` functions of further inbound APIs (Anthropic Messages, management API)."""
+    from llm_mesh.http.extensions import EXTENSIONS
+
+    mounts = []
+    for path in EXTENSIONS:
+        module_name, _, attribute = path.partition(":")
+        mounts.append(getattr(importlib.import_module(module_name), attribute))
+    return mounts

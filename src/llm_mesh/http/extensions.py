@@ -1,0 +1,6 @@
+"""Further inbound APIs mounted on the same app: ``module:mount`` paths, each
+``mount(app, runtime)`` adding its routes. One module per inbound API."""
+
+from __future__ import annotations
+
+EXTENSIONS: tuple[str, ...] = ()
