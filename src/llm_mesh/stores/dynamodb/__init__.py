@@ -1,0 +1,66 @@
+"""DynamoDB stores (the AWS home). Table layouts live in ``tables.py``, shared with the CDK app."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from llm_mesh.stores.dynamodb.admin import create_tables, table_definition
+from llm_mesh.stores.dynamodb.client import CLIENT_CONFIG, make_client, resolve_table_names
+from llm_mesh.stores.dynamodb.keys import DynamoApiKeyStore
+from llm_mesh.stores.dynamodb.request_log import DEFAULT_RETENTION_DAYS, DynamoRequestLogStore
+
+__all__ = [
+    "CLIENT_CONFIG",
+    "DynamoStores",
+    "create_tables",
+    "open_dynamodb_stores",
+    "resolve_table_names",
+    "table_definition",
+]
+
+
+class DynamoStores:
+    """StoreBundle over the mesh's DynamoDB tables, with one boto3 client."""
+
+    def __init__(
+        self, client: Any, table_names: Mapping[str, str], *, retention_days: float = DEFAULT_RETENTION_DAYS
+    ) -> None:
+        self.client = client
+        self.table_names = dict(table_names)
+        self.keys = DynamoApiKeyStore(client, self.table_names["keys"])
+        self.request_log = DynamoRequestLogStore(client, self.table_names["requests"], retention_days=retention_days)
+
+    def ping(self) -> bool:
+        """One DescribeTable on the keys table; False on any error, never raises."""
+        try:
+            table = self.client.describe_table(TableName=self.table_names["keys"])["Table"]
+            return table.get("TableStatus") in ("ACTIVE", "UPDATING")
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        close = getattr(self.client, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> "DynamoStores":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_dynamodb_stores(
+    table_names: dict[str, str] | None = None,
+    *,
+    endpoint_url: str | None = None,
+    region_name: str | None = None,
+    session: Any = None,
+    retention_days: float = DEFAULT_RETENTION_DAYS,
+) -> DynamoStores:
+    """Stores over existing tables. Names default to ``MESH_TABLE_KEYS`` / ``MESH_TABLE_REQUESTS``;
+    ``session`` is a boto3 Session (default: a new one from the environment).
+    ``retention_days`` sets the request log's ``expires_at`` TTL."""
+    names = resolve_table_names(table_names)
+    client = make_client(endpoint_url=endpoint_url, region_name=region_name, session=session)
+    return DynamoStores(client, names, retention_days=retention_days)
