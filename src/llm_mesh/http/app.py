@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llm_mesh.errors import InternalError, MeshError, NotFound
-from llm_mesh.gateway.context import RequestContext
+from llm_mesh.gateway.context import RequestContext, new_request_id
 from llm_mesh.gateway.service import ChatStream
 from llm_mesh.http.body import read_json, validate
 from llm_mesh.http.identity import inbound_identity
@@ -37,6 +37,8 @@ def error_response(error: MeshError, ctx: RequestContext | None = None) -> JSONR
     headers = dict(error.headers)
     if ctx is not None:
         headers.update(ctx.response_headers())
+    else:
+        headers["x-mesh-request-id"] = new_request_id()
     return JSONResponse(error.to_body(), status_code=error.status, headers=headers)
 
 
