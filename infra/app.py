@@ -1,0 +1,65 @@
+"""CDK entry point: ``cdk synth`` (cdk.json runs ``.venv/bin/python infra/app.py``).
+
+Context (``-c key=value``):
+- ``meshConfig``: path of the mesh config to deploy (default: mesh.yaml at the repo root);
+- ``layerMode``: ``full`` (default; pip-installs the layer's wheels, no Docker) or
+  ``core`` (copy llm_mesh only: fast, offline, not deployable on its own);
+- ``lwaLayerVersion``: AWS Lambda Web Adapter layer version.
+
+An invalid config stops the synth with the same "path: message" lines as
+``mesh validate``, and exit status 1: a bad config never deploys.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+for entry in (ROOT, ROOT / "src"):
+    if str(entry) not in sys.path:
+        sys.path.insert(0, str(entry))
+
+import aws_cdk as cdk  # noqa: E402
+from cdk_nag import AwsSolutionsChecks  # noqa: E402
+
+from infra.mesh_stack import MeshStack  # noqa: E402
+from llm_mesh.config import ConfigError  # noqa: E402
+
+STACK_NAME = "LlmMesh"
+
+
+def build_app(context: dict | None = None, outdir: str | None = None, build_dir: str | None = None) -> tuple[cdk.App, MeshStack]:
+    """Build the app and stack (raises ConfigError on an invalid mesh config)."""
+    app = cdk.App(context=context or {}, outdir=outdir)
+    config = app.node.try_get_context("meshConfig") or "mesh.yaml"
+    config_path = Path(config) if Path(config).is_absolute() else ROOT / config
+    layer_mode = app.node.try_get_context("layerMode") or "full"
+    if layer_mode not in ("full", "core"):
+        raise ValueError(f"context layerMode must be 'full' or 'core', not {layer_mode!r}")
+    lwa_version = int(app.node.try_get_context("lwaLayerVersion") or 27)
+    stack = MeshStack(
+        app,
+        STACK_NAME,
+        config_path=config_path,
+        build_dir=build_dir,
+        core_only_layer=layer_mode == "core",
+        lwa_layer_version=lwa_version,
+        description="LLM mesh: governed OpenAI-compatible gateway (API Gateway + Lambda + DynamoDB)",
+    )
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True))
+    return app, stack
+
+
+def main() -> int:
+    try:
+        app, _ = build_app()
+    except ConfigError as exc:
+        print(f"cdk synth refused: {exc}", file=sys.stderr)
+        return 1
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

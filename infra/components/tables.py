@@ -1,0 +1,80 @@
+"""DynamoDB tables, exactly as declared in ``llm_mesh.stores.dynamodb.tables.TABLES``."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from llm_mesh.stores.dynamodb.tables import TABLES, TableSpec
+
+_KEY_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER}
+
+# What the store adapter does: item reads and writes, conditional updates
+# (reserve/settle), transactions (which need the per-item actions), index queries and
+# DescribeTable for /health. Deliberately no Scan, no table management, no wildcards.
+DATA_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+)
+
+
+class MeshTables(Construct):
+    """On-demand tables with point-in-time recovery, KMS encryption and TTL where set."""
+
+    def __init__(self, scope: Construct, construct_id: str, specs: tuple[TableSpec, ...] = TABLES) -> None:
+        super().__init__(scope, construct_id)
+        self.specs = specs
+        self.tables: dict[str, dynamodb.Table] = {}
+        for spec in specs:
+            table = dynamodb.Table(
+                self,
+                spec.logical.title().replace("_", ""),
+                partition_key=dynamodb.Attribute(name=spec.partition_key, type=dynamodb.AttributeType.STRING),
+                sort_key=(
+                    dynamodb.Attribute(name=spec.sort_key, type=_KEY_TYPES[spec.sort_key_type])
+                    if spec.sort_key
+                    else None
+                ),
+                billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+                point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                    point_in_time_recovery_enabled=True
+                ),
+                encryption=dynamodb.TableEncryption.AWS_MANAGED,
+                time_to_live_attribute=spec.ttl_attribute,
+                deletion_protection=True,
+                removal_policy=RemovalPolicy.RETAIN,
+            )
+            for index in spec.indexes:
+                table.add_global_secondary_index(
+                    index_name=index.name,
+                    partition_key=dynamodb.Attribute(name=index.partition_key, type=dynamodb.AttributeType.STRING),
+                    sort_key=(
+                        dynamodb.Attribute(name=index.sort_key, type=_KEY_TYPES[index.sort_key_type])
+                        if index.sort_key
+                        else None
+                    ),
+                    projection_type=dynamodb.ProjectionType.ALL,
+                )
+            self.tables[spec.logical] = table
+
+    def environment(self) -> dict[str, str]:
+        """``MESH_TABLE_<LOGICAL>`` -> physical table name, for the functions."""
+        return {spec.env_var: self.tables[spec.logical].table_name for spec in self.specs}
+
+    def grant_data(self, grantee: iam.IGrantable) -> None:
+        """Least privilege: DATA_ACTIONS on each table and each of its named indexes."""
+        resources: list[str] = []
+        for spec in self.specs:
+            arn = self.tables[spec.logical].table_arn
+            resources.append(arn)
+            resources.extend(f"{arn}/index/{index.name}" for index in spec.indexes)
+        iam.Grant.add_to_principal(grantee=grantee, actions=list(DATA_ACTIONS), resource_arns=resources)
