@@ -1,0 +1,1 @@
+"""Google Gemini: the Gemini API (generativelanguage) and Vertex AI (aiplatform)."""
