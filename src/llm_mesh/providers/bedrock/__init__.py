@@ -1,0 +1,1 @@
+"""AWS Bedrock Runtime provider (Converse, ConverseStream, InvokeModel embeddings) via boto3."""

@@ -1,0 +1,394 @@
+"""OpenAI chat (canonical) <-> Bedrock Converse / ConverseStream. Pure functions, no I/O.
+
+Request mapping:
+- system/developer messages -> ``system`` text blocks (for families without system
+  prompt support, e.g. Titan text and Mistral 7B/Mixtral, the system text is
+  prepended to the first user turn instead);
+- user content -> ``text`` / ``image`` blocks. Bedrock needs image *bytes*: a
+  ``data:`` URL is decoded; an http(s) URL is rejected (the mesh never fetches
+  client-supplied URLs);
+- assistant ``tool_calls`` -> ``toolUse`` blocks; ``tool`` messages -> ``toolResult``
+  blocks in a user turn. Consecutive turns of the same role are merged, as
+  Converse requires alternating roles;
+- ``tools`` -> ``toolConfig.tools[].toolSpec`` with ``inputSchema.json``;
+  ``tool_choice`` auto/required/named -> ``auto``/``any``/``tool``; ``none`` drops
+  the tool config (kept without a choice when the history holds tool blocks,
+  which Converse requires);
+- max_tokens/max_completion_tokens, temperature, top_p, stop -> ``inferenceConfig``;
+- ``response_format`` json_schema -> ``outputConfig.textFormat`` (structured output).
+
+Documented omissions: ``seed``, ``presence_penalty``, ``frequency_penalty``,
+``logprobs``, ``user``, ``parallel_tool_calls`` and ``response_format`` json_object
+have no Converse equivalent and are ignored; ``n`` > 1 is rejected (Converse
+returns one choice and silently returning fewer than asked would be wrong).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from llm_mesh.errors import InvalidRequest, UpstreamError
+from llm_mesh.providers.bedrock.capabilities import BedrockModel, lookup
+from llm_mesh.providers.bedrock.types import STREAM_EXCEPTION_EVENTS
+from llm_mesh.wire.openai_chat import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    Choice,
+    ChunkChoice,
+    Delta,
+    FunctionCall,
+    PromptTokensDetails,
+    ResponseMessage,
+    ToolCall,
+    ToolCallDelta,
+    ToolCallDeltaFunction,
+    Usage,
+    message_text,
+)
+
+_DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*?);base64,(?P<data>.*)$", re.S)
+_IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
+
+STOP_REASONS: dict[str, str] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "guardrail_intervened": "content_filter",
+    "content_filtered": "content_filter",
+    "malformed_model_output": "stop",
+    "malformed_tool_use": "stop",
+}
+
+
+# ------------------------------------------------------------------ request
+def image_block(url: str) -> dict[str, Any]:
+    match = _DATA_URL.match(url)
+    if match is None:
+        raise InvalidRequest(
+            "Bedrock needs image bytes: send images as data: URLs (base64), not http(s) links",
+            param="messages",
+            code="image_url_not_supported",
+        )
+    mime = (match.group("mime") or "").lower()
+    fmt = _IMAGE_FORMATS.get(mime)
+    if fmt is None:
+        raise InvalidRequest(f"image type {mime or 'unknown'!r} is not supported (png, jpeg, gif, webp)", param="messages")
+    try:
+        raw = base64.b64decode(match.group("data"), validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest("image data URL is not valid base64", param="messages") from None
+    return {"image": {"format": fmt, "source": {"bytes": raw}}}
+
+
+def _user_blocks(content: Any) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"text": content}] if content else []
+    blocks: list[dict[str, Any]] = []
+    for part in content:
+        if part.type == "text":
+            if part.text:
+                blocks.append({"text": part.text})
+        elif part.type == "image_url":
+            blocks.append(image_block(part.image_url.url))
+        else:
+            raise InvalidRequest(f"content part type {part.type!r} is not supported on Bedrock", param="messages")
+    return blocks
+
+
+def _tool_input(arguments: str) -> Any:
+    if not arguments.strip():
+        return {}
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        raise InvalidRequest("tool call arguments must be a JSON object for Bedrock", param="messages") from None
+    if not isinstance(value, dict):
+        raise InvalidRequest("tool call arguments must be a JSON object for Bedrock", param="messages")
+    return value
+
+
+def _append(messages: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]) -> None:
+    if not blocks:
+        return
+    if messages and messages[-1]["role"] == role:
+        messages[-1]["content"].extend(blocks)
+    else:
+        messages.append({"role": role, "content": blocks})
+
+
+def _tool_choice(request: ChatCompletionRequest) -> dict[str, Any] | None:
+    choice = request.tool_choice
+    if choice is None or choice == "auto":
+        return {"auto": {}}
+    if choice == "required":
+        return {"any": {}}
+    if choice == "none":
+        return None
+    return {"tool": {"name": choice.function.name}}
+
+
+def converse_request(request: ChatCompletionRequest, model: BedrockModel | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``client.converse`` / ``client.converse_stream``."""
+    model = model or lookup(request.model)
+    if request.n is not None and request.n > 1:
+        raise InvalidRequest("Bedrock Converse returns a single choice; n > 1 is not supported", param="n")
+
+    system_texts: list[str] = []
+    messages: list[dict[str, Any]] = []
+    has_tool_blocks = False
+    for message in request.messages:
+        role = message.role
+        if role in ("system", "developer"):
+            text = message_text(message.content)
+            if text:
+                system_texts.append(text)
+        elif role == "user":
+            _append(messages, "user", _user_blocks(message.content))
+        elif role == "assistant":
+            blocks: list[dict[str, Any]] = []
+            text = message_text(message.content)
+            if text:
+                blocks.append({"text": text})
+            for call in message.tool_calls or []:
+                has_tool_blocks = True
+                blocks.append(
+                    {"toolUse": {"toolUseId": call.id, "name": call.function.name, "input": _tool_input(call.function.arguments)}}
+                )
+            _append(messages, "assistant", blocks)
+        elif role == "tool":
+            has_tool_blocks = True
+            result = {"toolUseId": message.tool_call_id, "content": [{"text": message_text(message.content)}]}
+            _append(messages, "user", [{"toolResult": result}])
+
+    kwargs: dict[str, Any] = {"modelId": request.model}
+    if system_texts:
+        if model.system:
+            kwargs["system"] = [{"text": text} for text in system_texts]
+        else:
+            prefix = {"text": "\n\n".join(system_texts)}
+            first_user = next((m for m in messages if m["role"] == "user"), None)
+            if first_user is None:
+                messages.insert(0, {"role": "user", "content": [prefix]})
+            else:
+                first_user["content"].insert(0, prefix)
+    kwargs["messages"] = messages
+
+    inference: dict[str, Any] = {}
+    if request.output_token_limit is not None:
+        inference["maxTokens"] = request.output_token_limit
+    if request.temperature is not None:
+        inference["temperature"] = request.temperature
+    if request.top_p is not None:
+        inference["topP"] = request.top_p
+    if request.stop:
+        inference["stopSequences"] = [request.stop] if isinstance(request.stop, str) else list(request.stop)
+    if inference:
+        kwargs["inferenceConfig"] = inference
+
+    if request.tools:
+        choice = _tool_choice(request)
+        if choice is not None or has_tool_blocks:
+            tools = []
+            for tool in request.tools:
+                spec: dict[str, Any] = {
+                    "name": tool.function.name,
+                    "inputSchema": {"json": tool.function.parameters or {"type": "object", "properties": {}}},
+                }
+                if tool.function.description:
+                    spec["description"] = tool.function.description
+                tools.append({"toolSpec": spec})
+            config: dict[str, Any] = {"tools": tools}
+            if choice is not None:
+                config["toolChoice"] = choice
+            kwargs["toolConfig"] = config
+
+    fmt = request.response_format
+    if fmt is not None and fmt.type == "json_schema" and fmt.json_schema is not None:
+        schema: dict[str, Any] = {
+            "schema": json.dumps(fmt.json_schema.schema_ or {"type": "object"}),
+            "name": fmt.json_schema.name,
+        }
+        if fmt.json_schema.description:
+            schema["description"] = fmt.json_schema.description
+        kwargs["outputConfig"] = {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": schema}}}
+    return kwargs
+
+
+# ------------------------------------------------------------------ responses
+def usage_from(data: Any) -> Usage | None:
+    """Bedrock TokenUsage -> OpenAI usage.
+
+    Bedrock's ``inputTokens`` excludes prompt-cache reads and writes, while OpenAI's
+    ``prompt_tokens`` includes cached tokens: they are added back, and cache reads
+    become ``prompt_tokens_details.cached_tokens``.
+    """
+    if not isinstance(data, dict):
+        return None
+    cache_read = int(data.get("cacheReadInputTokens") or 0)
+    cache_write = int(data.get("cacheWriteInputTokens") or 0)
+    prompt = int(data.get("inputTokens") or 0) + cache_read + cache_write
+    completion = int(data.get("outputTokens") or 0)
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=prompt + completion,
+        prompt_tokens_details=PromptTokensDetails(cached_tokens=cache_read) if cache_read or cache_write else None,
+    )
+
+
+def finish_reason(stop_reason: Any, has_tool_calls: bool) -> str:
+    reason = STOP_REASONS.get(str(stop_reason), "stop")
+    if has_tool_calls and reason == "stop" and stop_reason in ("end_turn", "tool_use"):
+        return "tool_calls"
+    return reason
+
+
+def converse_response(data: Any, *, model: str, response_id: str, created: int | None = None) -> ChatCompletion:
+    if not isinstance(data, dict):
+        raise UpstreamError("Bedrock returned a malformed Converse response")
+    message = ((data.get("output") or {}).get("message")) or {}
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    for block in message.get("content") or []:
+        if not isinstance(block, dict):
+            continue
+        if "text" in block:
+            texts.append(block["text"])
+        elif "toolUse" in block:
+            use = block["toolUse"]
+            calls.append(
+                ToolCall(
+                    id=use.get("toolUseId") or f"call_{len(calls)}",
+                    function=FunctionCall(name=use.get("name", ""), arguments=json.dumps(use.get("input") or {})),
+                )
+            )
+    return ChatCompletion(
+        id=response_id,
+        created=created if created is not None else int(time.time()),
+        model=model,
+        choices=[
+            Choice(
+                index=0,
+                message=ResponseMessage(content="".join(texts) if texts or not calls else None, tool_calls=calls or None),
+                finish_reason=finish_reason(data.get("stopReason"), bool(calls)),
+            )
+        ],
+        usage=usage_from(data.get("usage")),
+    )
+
+
+# ------------------------------------------------------------------ stream
+@dataclass
+class StreamTranslator:
+    """Turns parsed ConverseStream events (botocore dicts) into OpenAI chunks."""
+
+    model: str
+    response_id: str
+    created: int = field(default_factory=lambda: int(time.time()))
+    started: bool = False
+    stopped: bool = False
+    finished: bool = False  # metadata (usage) seen: the terminal event
+    _tools: dict[int, int] = field(default_factory=dict)  # contentBlockIndex -> tool_call index
+
+    def _chunk(self, delta: Delta, finish: str | None = None) -> ChatCompletionChunk:
+        return ChatCompletionChunk(
+            id=self.response_id,
+            created=self.created,
+            model=self.model,
+            choices=[ChunkChoice(index=0, delta=delta, finish_reason=finish)],
+        )
+
+    def _ensure_started(self, out: list[ChatCompletionChunk]) -> None:
+        if not self.started:
+            self.started = True
+            out.append(self._chunk(Delta(role="assistant", content="")))
+
+    def feed(self, event: dict[str, Any]) -> list[ChatCompletionChunk]:
+        out: list[ChatCompletionChunk] = []
+        for name in STREAM_EXCEPTION_EVENTS:
+            if name in event:
+                raise StreamException(name, str((event[name] or {}).get("message") or ""))
+        if "messageStart" in event:
+            self._ensure_started(out)
+        elif "contentBlockStart" in event:
+            self._ensure_started(out)
+            body = event["contentBlockStart"]
+            use = (body.get("start") or {}).get("toolUse")
+            if use is not None:
+                index = len(self._tools)
+                self._tools[int(body.get("contentBlockIndex", index))] = index
+                out.append(
+                    self._chunk(
+                        Delta(
+                            tool_calls=[
+                                ToolCallDelta(
+                                    index=index,
+                                    id=use.get("toolUseId"),
+                                    type="function",
+                                    function=ToolCallDeltaFunction(name=use.get("name"), arguments=""),
+                                )
+                            ]
+                        )
+                    )
+                )
+        elif "contentBlockDelta" in event:
+            self._ensure_started(out)
+            body = event["contentBlockDelta"]
+            delta = body.get("delta") or {}
+            if "text" in delta:
+                if delta["text"]:
+                    out.append(self._chunk(Delta(content=delta["text"])))
+            elif "toolUse" in delta:
+                block = int(body.get("contentBlockIndex", -1))
+                if block not in self._tools:
+                    raise UpstreamError("Bedrock streamed tool input for a block it never started")
+                fragment = (delta["toolUse"] or {}).get("input") or ""
+                if fragment:
+                    out.append(
+                        self._chunk(
+                            Delta(
+                                tool_calls=[
+                                    ToolCallDelta(index=self._tools[block], function=ToolCallDeltaFunction(arguments=fragment))
+                                ]
+                            )
+                        )
+                    )
+            # reasoningContent / citation deltas have no Chat Completions equivalent.
+        elif "messageStop" in event:
+            self._ensure_started(out)
+            self.stopped = True
+            reason = event["messageStop"].get("stopReason")
+            out.append(self._chunk(Delta(), finish_reason(reason, bool(self._tools))))
+        elif "metadata" in event:
+            self.finished = True
+            usage = usage_from(event["metadata"].get("usage"))
+            if usage is not None:
+                out.append(
+                    ChatCompletionChunk(
+                        id=self.response_id, created=self.created, model=self.model, choices=[], usage=usage
+                    )
+                )
+        return out
+
+    @property
+    def complete(self) -> bool:
+        """messageStop is the end of the answer; metadata (usage) follows it."""
+        return self.stopped
+
+
+class StreamException(Exception):
+    """An exception event inside a ConverseStream (when not raised by botocore)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
