@@ -26,6 +26,10 @@ PROVIDER_KINDS: dict[str, ProviderKind] = {
         factory="llm_mesh.providers.openai.provider:OpenAIProvider",
         options="llm_mesh.providers.openai.options:OpenAIOptions",
     ),
+    "anthropic": ProviderKind(
+        factory="llm_mesh.providers.anthropic.provider:AnthropicProvider",
+        options="llm_mesh.providers.anthropic.options:AnthropicOptions",
+    ),
 }
 
 
