@@ -50,7 +50,7 @@ def build_runtime(
     )
     providers = ProviderPool(config, secrets)
     unavailable = providers.warm()
-    service = MeshService(config, authenticator, providers, log_writer)
+    service = MeshService(config, authenticator, providers, log_writer, health=getattr(stores, "health", None))
     return MeshRuntime(
         config=config, stores=stores, service=service, home=home, log_writer=log_writer,
         unavailable_providers=unavailable,

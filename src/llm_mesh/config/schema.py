@@ -94,12 +94,23 @@ class ProviderConfig(Strict):
         return self
 
 
+class TargetWhen(Strict):
+    """Conditions on request metadata; a target applies when all given ones match."""
+
+    apps: tuple[str, ...] = ()
+    tags: dict[str, str] = Field(default_factory=dict, description="request tags (x-mesh-tags) that must match")
+    classifications: tuple[str, ...] = Field(
+        default=(), description="data classifications (set by the policy engine, e.g. 'pii') this target accepts"
+    )
+
+
 class TargetConfig(Strict):
     provider: str | None = None
     model: str | None = None
     route: str | None = Field(default=None, description="a nested route instead of a provider")
     weight: float = Field(default=1.0, ge=0)
     timeout: float | None = Field(default=None, gt=0, le=900)
+    when: TargetWhen | None = Field(default=None, description="only for requests matching these conditions")
 
     @model_validator(mode="after")
     def _provider_or_route(self) -> "TargetConfig":
@@ -111,14 +122,29 @@ class TargetConfig(Strict):
         return self
 
 
+class RetryConfig(Strict):
+    attempts: int = Field(default=0, ge=0, le=5, description="retries of the same target before moving on")
+    backoff_base: float = Field(default=0.05, ge=0, le=10, description="seconds; doubled per retry, with jitter")
+    backoff_max: float = Field(default=2.0, ge=0, le=60)
+    retry_after_max: float = Field(
+        default=5.0, ge=0, le=60, description="honour an upstream Retry-After up to this many seconds, else fail over"
+    )
+
+
+class CircuitBreakerConfig(Strict):
+    failure_threshold: int = Field(default=5, ge=1, le=1000)
+    window_seconds: float = Field(default=60, gt=0, le=3600)
+    cooldown_seconds: float = Field(default=30, gt=0, le=3600)
+
+
 class RouteConfig(Strict):
     description: str | None = None
     provider: str | None = Field(default=None, description="shorthand for a single target")
     model: str | None = None
     targets: tuple[TargetConfig, ...] = ()
     strategy: Literal["priority", "weighted", "lowest_latency", "lowest_cost"] = "priority"
-    embeddings: bool = Field(default=False, description="this route serves /v1/embeddings")
-    dimensions: int | None = Field(default=None, ge=1, description="default embedding dimensions")
+    retry: RetryConfig = RetryConfig()
+    circuit_breaker: CircuitBreakerConfig = CircuitBreakerConfig()
 
     @model_validator(mode="after")
     def _normalise(self) -> "RouteConfig":
@@ -155,6 +181,38 @@ class AppConfig(Strict):
         return self.routes == "*" or route in self.routes
 
 
+class ModelCapabilities(Strict):
+    tools: bool = True
+    vision: bool = False
+    json_schema: bool = True
+    embeddings: bool = False
+    context_window: int | None = Field(default=None, ge=1)
+    max_output_tokens: int | None = Field(default=None, ge=1)
+
+
+class ModelPrices(Strict):
+    """USD per million tokens (decimal strings keep them exact)."""
+
+    input: str = "0"
+    output: str = "0"
+    cached_input: str | None = None
+
+
+class ModelEntry(Strict):
+    """A model in the registry: who owns it, what it can do, where it runs."""
+
+    provider: str
+    model: str
+    owner: str | None = None
+    description: str | None = None
+    capabilities: ModelCapabilities = ModelCapabilities()
+    region: str | None = None
+    hosting: Literal["public_api", "in_region", "self_hosted"] = "public_api"
+    prices: ModelPrices | None = None
+    sla: str | None = None
+    guardrails: tuple[str, ...] = ()
+
+
 class ServerConfig(Strict):
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     request_log: bool = True
@@ -166,10 +224,14 @@ class MeshConfig(Strict):
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     routes: dict[str, RouteConfig] = Field(default_factory=dict)
     apps: dict[str, AppConfig] = Field(default_factory=dict)
+    models: dict[str, ModelEntry] = Field(default_factory=dict, description="the model registry")
 
     @model_validator(mode="after")
     def _references(self) -> "MeshConfig":
         problems: list[str] = []
+        for name, entry in self.models.items():
+            if entry.provider not in self.providers:
+                problems.append(f"models.{name}.provider: unknown provider {entry.provider!r}")
         for kind, names in (("provider", self.providers), ("route", self.routes), ("app", self.apps)):
             for name in names:
                 if not _NAME.match(name):
@@ -197,6 +259,12 @@ class MeshConfig(Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def model_entry(self, provider: str, model: str) -> ModelEntry | None:
+        for entry in self.models.values():
+            if entry.provider == provider and entry.model == model:
+                return entry
+        return None
 
     def app_for_principal(self, arn: str) -> str | None:
         for name, app in self.apps.items():

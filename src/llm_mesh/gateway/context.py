@@ -29,6 +29,7 @@ class RequestContext:
     fallback_reason: str | None = None
     first_token_at: float | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    classifications: set[str] = field(default_factory=set)
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0

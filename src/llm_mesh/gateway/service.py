@@ -8,6 +8,7 @@ OpenAI and Anthropic shapes, Lambda) call these methods.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from dataclasses import dataclass
 from typing import AsyncIterator, Awaitable, Callable, TypeVar
@@ -15,7 +16,6 @@ from typing import AsyncIterator, Awaitable, Callable, TypeVar
 from llm_mesh.config.schema import MeshConfig
 from llm_mesh.errors import (
     ContextLengthExceeded,
-    InvalidRequest,
     MeshError,
     ModelNotFound,
     PermissionDenied,
@@ -27,7 +27,15 @@ from llm_mesh.gateway.context import RequestContext
 from llm_mesh.gateway.provider_pool import ProviderPool
 from llm_mesh.gateway.request_log import RequestLogWriter
 from llm_mesh.identity import Authenticator, Caller, InboundIdentity
-from llm_mesh.routing.planner import Attempt, RoutePlanner
+from llm_mesh.providers.base import Capabilities
+from llm_mesh.routing.circuit import CircuitBreaker
+from llm_mesh.routing.latency import LatencyTracker
+from llm_mesh.routing.memory_health import InMemoryHealthStore
+from llm_mesh.routing.planner import Attempt, RequestFacts, RoutePlanner
+from llm_mesh.routing.requirements import Requirements
+from llm_mesh.routing.retry import retry_delay
+from llm_mesh.stores.interfaces import TargetHealthStore
+from llm_mesh.tokens import count_messages
 from llm_mesh.stores.interfaces import RequestLogEntry
 from llm_mesh.wire.openai_chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage
 from llm_mesh.wire.openai_embeddings import EmbeddingsRequest, EmbeddingsResponse, apply_encoding
@@ -40,13 +48,29 @@ def _retryable(error: MeshError) -> bool:
     return isinstance(error, (UpstreamError, RateLimited, ContextLengthExceeded))
 
 
+def _visible(chunk: ChatCompletionChunk) -> bool:
+    if chunk.usage is not None and not chunk.choices:
+        return True
+    for choice in chunk.choices:
+        delta = choice.delta
+        if delta.content or delta.tool_calls or delta.refusal or choice.finish_reason:
+            return True
+    return False
+
+
 @dataclass
 class ChatStream:
     """An opened stream: the first chunk already arrived, so the route is known."""
 
-    first: ChatCompletionChunk
+    head: list[ChatCompletionChunk]  # held back until one carried content, so failover stayed possible
     rest: AsyncIterator[ChatCompletionChunk]
     include_usage: bool
+
+    async def chunks(self) -> AsyncIterator[ChatCompletionChunk]:
+        for chunk in self.head:
+            yield chunk
+        async for chunk in self.rest:
+            yield chunk
 
 
 class MeshService:
@@ -56,13 +80,23 @@ class MeshService:
         authenticator: Authenticator,
         providers: ProviderPool,
         log_writer: RequestLogWriter,
-        planner: RoutePlanner | None = None,
+        health: TargetHealthStore | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.config = config
         self.authenticator = authenticator
         self.providers = providers
         self.log_writer = log_writer
-        self.planner = planner or RoutePlanner(config)
+        self._rng = rng or random.Random()
+        self.breaker = CircuitBreaker(health or InMemoryHealthStore())
+        self.latency = LatencyTracker()
+        self.planner = RoutePlanner(config, self._capabilities, self.breaker, self.latency, rng=self._rng)
+
+    def _capabilities(self, provider: str, model: str) -> Capabilities:
+        try:
+            return self.providers.get(provider).capabilities(model)
+        except MeshError:
+            return Capabilities()  # unavailable providers fail at call time with a clear 503
 
     # ------------------------------------------------------------ access
     def authenticate(self, ctx: RequestContext, identity: InboundIdentity) -> Caller:
@@ -84,31 +118,60 @@ class MeshService:
         return [name for name in self.config.routes if app.may_use(name)]
 
     # ------------------------------------------------------------ failover core
+    def _facts(self, ctx: RequestContext, needs: Requirements, prompt_tokens: Callable[[], int] | None = None) -> RequestFacts:
+        return RequestFacts(
+            app=ctx.caller.app if ctx.caller else "",
+            tags=ctx.tags,
+            classifications=frozenset(ctx.classifications),
+            streaming=ctx.stream,
+            needs=needs,
+            prompt_tokens=prompt_tokens,
+        )
+
     async def _with_failover(
-        self, ctx: RequestContext, call: Callable[[Attempt], Awaitable[T]]
+        self, ctx: RequestContext, facts: RequestFacts, call: Callable[[Attempt], Awaitable[T]]
     ) -> T:
-        attempts = self.planner.plan(ctx.route)
+        route = self.config.routes[ctx.route]
+        attempts = self.planner.plan(ctx.route, facts)
         last_error: MeshError | None = None
         for attempt in attempts:
-            ctx.attempts += 1
-            ctx.provider, ctx.model = attempt.provider, attempt.model
-            started = time.perf_counter()
-            try:
-                if attempt.timeout is not None:
-                    result = await asyncio.wait_for(call(attempt), attempt.timeout)
+            retries_left = route.retry.attempts
+            retry_number = 0
+            while True:
+                ctx.attempts += 1
+                ctx.provider, ctx.model = attempt.provider, attempt.model
+                started = time.perf_counter()
+                try:
+                    if attempt.timeout is not None:
+                        result = await asyncio.wait_for(call(attempt), attempt.timeout)
+                    else:
+                        result = await call(attempt)
+                except asyncio.TimeoutError:
+                    last_error = UpstreamTimeout(f"provider {attempt.provider} exceeded the target timeout")
+                except MeshError as error:
+                    if not _retryable(error):
+                        raise
+                    last_error = error
                 else:
-                    result = await call(attempt)
-                return result
-            except asyncio.TimeoutError:
-                last_error = UpstreamTimeout(f"provider {attempt.provider} exceeded the target timeout")
-            except MeshError as error:
-                if not _retryable(error):
-                    raise
-                last_error = error
-            finally:
+                    elapsed = time.perf_counter() - started
+                    ctx.upstream_seconds += elapsed
+                    self.breaker.success(attempt.key)
+                    first_token = (ctx.first_token_at - started) * 1000 if ctx.first_token_at else None
+                    self.latency.observe(attempt.key, elapsed * 1000, first_token)
+                    return result
                 ctx.upstream_seconds += time.perf_counter() - started
+                if not isinstance(last_error, ContextLengthExceeded):
+                    self.breaker.failure(attempt.key, route.circuit_breaker)
+                delay = retry_delay(last_error, retry_number, route.retry, self._rng) if retries_left > 0 else None
+                if delay is None:
+                    break
+                retries_left -= 1
+                retry_number += 1
+                waited = time.perf_counter()
+                await asyncio.sleep(delay)
+                ctx.upstream_seconds += time.perf_counter() - waited  # waiting on the upstream's terms
             ctx.fallback_reason = f"{attempt.provider}:{last_error.code or last_error.type}"
-        assert last_error is not None  # plan() never returns an empty list for a valid route
+        assert last_error is not None  # plan() never returns an empty list
         raise last_error
 
     # ------------------------------------------------------------ chat
@@ -120,7 +183,8 @@ class MeshService:
             upstream = request.model_copy(update={"model": attempt.model, "stream": None, "stream_options": None})
             return await provider.chat(upstream)
 
-        return await self._with_failover(ctx, call)
+        facts = self._facts(ctx, Requirements.of_chat(request), lambda: count_messages(request.messages))
+        return await self._with_failover(ctx, facts, call)
 
     async def open_chat_stream(self, ctx: RequestContext, request: ChatCompletionRequest) -> ChatStream:
         """Open a stream, failing over until a target yields its first chunk."""
@@ -132,14 +196,22 @@ class MeshService:
             provider = self.providers.get(attempt.provider)
             upstream = request.model_copy(update={"model": attempt.model})
             iterator = provider.chat_stream(upstream).__aiter__()
-            try:
-                first = await iterator.__anext__()
-            except StopAsyncIteration:
-                raise UpstreamError(f"provider {attempt.provider} sent an empty stream", code="stream_cut") from None
+            head: list[ChatCompletionChunk] = []
+            # Hold back chunks that carry nothing visible (the role chunk): a failure
+            # before real content still lets the next target answer the client.
+            while True:
+                try:
+                    chunk = await iterator.__anext__()
+                except StopAsyncIteration:
+                    raise UpstreamError(f"provider {attempt.provider} ended the stream before any content", code="stream_cut") from None
+                head.append(chunk)
+                if _visible(chunk) or len(head) >= 8:
+                    break
             ctx.first_token_at = time.perf_counter()
-            return ChatStream(first=first, rest=self._timed(ctx, iterator), include_usage=include_usage)
+            return ChatStream(head=head, rest=self._timed(ctx, iterator), include_usage=include_usage)
 
-        return await self._with_failover(ctx, call)
+        facts = self._facts(ctx, Requirements.of_chat(request), lambda: count_messages(request.messages))
+        return await self._with_failover(ctx, facts, call)
 
     async def _timed(self, ctx: RequestContext, iterator: AsyncIterator[T]) -> AsyncIterator[T]:
         """Count time spent waiting on the upstream as upstream time."""
@@ -162,12 +234,10 @@ class MeshService:
 
         async def call(attempt: Attempt) -> EmbeddingsResponse:
             provider = self.providers.get(attempt.provider)
-            if not provider.capabilities(attempt.model).embeddings:
-                raise InvalidRequest(f"the model {request.model!r} does not serve embeddings", param="model")
             upstream = request.model_copy(update={"model": attempt.model})
             return await provider.embed(upstream)
 
-        response = await self._with_failover(ctx, call)
+        response = await self._with_failover(ctx, self._facts(ctx, Requirements(embeddings=True)), call)
         return apply_encoding(response, request.encoding_format)
 
     # ------------------------------------------------------------ accounting

@@ -141,8 +141,7 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
         usage: Usage | None = None
         status, failure = 499, None  # 499: the client went away before the end
         try:
-            yield b"data: " + stream.first.model_dump_json(exclude_none=True).encode() + b"\n\n"
-            async for chunk in stream.rest:
+            async for chunk in stream.chunks():
                 if chunk.usage is not None and not chunk.choices:
                     usage = chunk.usage
                     if not stream.include_usage:

@@ -86,3 +86,31 @@ class StoreBundle(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class TargetHealth:
+    """Shared circuit-breaker state of one routing target ("provider/model")."""
+
+    target: str
+    failures: int = 0  # failures inside the current window
+    window_start: float = 0.0  # epoch seconds of the first failure counted
+    open_until: float = 0.0  # epoch seconds; the target is skipped before this
+
+    def is_open(self, now: float) -> bool:
+        return self.open_until > now
+
+
+class TargetHealthStore(Protocol):
+    """Circuit-breaker state shared by every instance (Lambda instances share no memory)."""
+
+    def get_health(self, targets: Sequence[str]) -> dict[str, TargetHealth]: ...
+
+    def record_failure(self, target: str, now: float, threshold: int, window: float, cooldown: float) -> TargetHealth:
+        """Atomically count a failure (a new window starts when the old one expired) and open
+        the circuit for ``cooldown`` seconds when the count reaches ``threshold``."""
+        ...
+
+    def record_success(self, target: str) -> None:
+        """Close the circuit and clear the failure count."""
+        ...
