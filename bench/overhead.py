@@ -375,13 +375,13 @@ def summarise(samples: Samples) -> dict[str, Any]:
 
 
 def table(mode: str, direct: dict[str, Any], mesh: dict[str, Any], mesh_label: str) -> str:
-    head = f"{'mode':<7} {'target':<8} {'ok':>6} {'err':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8}"
+    head = f"{'mode':<10} {'target':<8} {'ok':>6} {'err':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8}"
     rows = [head, "-" * len(head)]
     for label, data in (("direct", direct), (mesh_label, mesh)):
-        rows.append(f"{mode:<7} {label:<8} {data['ok']:>6} {data['errors']:>4} {data['p50_ms']:>8.2f} "
+        rows.append(f"{mode:<10} {label:<8} {data['ok']:>6} {data['errors']:>4} {data['p50_ms']:>8.2f} "
                     f"{data['p95_ms']:>8.2f} {data['p99_ms']:>8.2f} {data['rps']:>8.0f}")
     added = {p: mesh[f"p{p}_ms"] - direct[f"p{p}_ms"] for p in (50, 95, 99)}
-    rows.append(f"{mode:<7} {'added':<8} {'':>6} {'':>4} {added[50]:>+8.2f} {added[95]:>+8.2f} {added[99]:>+8.2f} "
+    rows.append(f"{mode:<10} {'added':<8} {'':>6} {'':>4} {added[50]:>+8.2f} {added[95]:>+8.2f} {added[99]:>+8.2f} "
                 f"{(mesh['rps'] / direct['rps'] - 1) * 100 if direct['rps'] else 0:>+7.0f}%")
     extras = []
     if "ttfb_p50_ms" in mesh:
@@ -389,7 +389,7 @@ def table(mode: str, direct: dict[str, Any], mesh: dict[str, Any], mesh_label: s
                       f"{mesh_label} {mesh['ttfb_p50_ms']:.2f} ms")
     if "mesh_overhead_p50_ms" in mesh:
         extras.append(f"x-mesh-overhead-ms: p50 {mesh['mesh_overhead_p50_ms']:.3f}, p99 {mesh['mesh_overhead_p99_ms']:.3f}")
-    return "\n".join(rows + [f"        {e}" for e in extras])
+    return "\n".join(rows + [f"           {e}" for e in extras])
 
 
 # ------------------------------------------------------------------ main
@@ -397,26 +397,27 @@ def table(mode: str, direct: dict[str, Any], mesh: dict[str, Any], mesh_label: s
 
 async def run(args: argparse.Namespace, direct_url: str, mesh_url: str, mesh_key: str, mesh_model: str,
               mesh_label: str) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+    most = max(args.concurrency)
+    limits = httpx.Limits(max_connections=most, max_keepalive_connections=most)
     timeout = httpx.Timeout(30.0)
     targets = [Target("direct", direct_url, UPSTREAM_MODEL, "sk-bench-direct"),
                Target("mesh", mesh_url, mesh_model, mesh_key)]
     for target in targets:
         headers = {"authorization": f"Bearer {target.key}", "content-type": "application/json"}
         if args.client == "raw":
-            target.conns = [RawConnection(target.base_url, headers) for _ in range(args.concurrency)]
+            target.conns = [RawConnection(target.base_url, headers) for _ in range(most)]
         else:
             target.client = httpx.AsyncClient(base_url=target.base_url, limits=limits, timeout=timeout,
                                               headers=headers)
     modes = {"no": [False], "only": [True], "both": [False, True]}[args.stream]
     report: dict[str, Any] = {}
     try:
-        for stream in modes:
-            mode = "stream" if stream else "plain"
-            results = await measure(targets, requests=args.requests, concurrency=args.concurrency,
+        for concurrency, stream in [(c, s) for c in args.concurrency for s in modes]:
+            mode = f"{'stream' if stream else 'plain'}/c{concurrency}"
+            results = await measure(targets, requests=args.requests, concurrency=concurrency,
                                     warmup=args.warmup, rounds=args.rounds, stream=stream)
             direct, mesh = summarise(results["direct"]), summarise(results["mesh"])
-            report[mode] = {"direct": direct, "mesh": mesh,
+            report[mode] = {"concurrency": concurrency, "stream": stream, "direct": direct, "mesh": mesh,
                             "added_ms": {f"p{p}": round(mesh[f"p{p}_ms"] - direct[f"p{p}_ms"], 3) for p in (50, 95, 99)}}
             print(table(mode, direct, mesh, mesh_label), flush=True)
             print(flush=True)
@@ -435,7 +436,8 @@ async def run(args: argparse.Namespace, direct_url: str, mesh_url: str, mesh_key
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Added latency of the mesh over a loopback fake upstream.")
     parser.add_argument("--requests", type=int, default=2000, help="measured requests per target and mode")
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=lambda v: [int(x) for x in v.split(",")], default=[32],
+                        help="concurrent requests; a comma list (e.g. 1,32) measures each in turn")
     parser.add_argument("--warmup", type=int, default=200, help="discarded requests per target and mode")
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds the requests are split into")
     parser.add_argument("--stream", choices=("both", "no", "only"), default="both",
@@ -451,8 +453,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upstream-url", default=None, help="with --mesh-url: the fake upstream the mesh calls")
     parser.add_argument("--max-seconds", type=float, default=600, help="abort the whole run after this")
     args = parser.parse_args(argv)
-    if args.requests < args.rounds:
-        parser.error("--requests must be at least --rounds")
+    if args.requests < args.rounds or min(args.concurrency) < 1:
+        parser.error("--requests must be at least --rounds, --concurrency at least 1")
 
     try:
         import uvloop
