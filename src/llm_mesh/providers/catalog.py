@@ -30,6 +30,33 @@ PROVIDER_KINDS: dict[str, ProviderKind] = {
         factory="llm_mesh.providers.anthropic.provider:AnthropicProvider",
         options="llm_mesh.providers.anthropic.options:AnthropicOptions",
     ),
+    "azure_openai": ProviderKind(
+        factory="llm_mesh.providers.azure_openai.provider:AzureOpenAIProvider",
+        options="llm_mesh.providers.azure_openai.options:AzureOpenAIOptions",
+        needs_base_url=True,
+    ),
+    "mistral": ProviderKind(
+        factory="llm_mesh.providers.mistral.provider:MistralProvider",
+        options="llm_mesh.providers.mistral.options:MistralOptions",
+    ),
+    "ai21": ProviderKind(
+        factory="llm_mesh.providers.ai21.provider:AI21Provider",
+        options="llm_mesh.providers.ai21.options:AI21Options",
+    ),
+    "snowflake": ProviderKind(
+        factory="llm_mesh.providers.snowflake.provider:SnowflakeProvider",
+        options="llm_mesh.providers.snowflake.options:SnowflakeOptions",
+    ),
+    "databricks": ProviderKind(
+        factory="llm_mesh.providers.databricks.provider:DatabricksProvider",
+        options="llm_mesh.providers.databricks.options:DatabricksOptions",
+        needs_base_url=True,
+    ),
+    "huggingface": ProviderKind(
+        factory="llm_mesh.providers.huggingface.provider:HuggingFaceProvider",
+        options="llm_mesh.providers.huggingface.options:HuggingFaceOptions",
+        needs_base_url=True,
+    ),
 }
 
 

@@ -1,0 +1,1 @@
+"""AI21 Studio: Jamba chat completions (OpenAI-like)."""

@@ -1,0 +1,1 @@
+"""Databricks Model Serving: foundation, external and MosaicML-served models."""

@@ -1,0 +1,1 @@
+"""Hugging Face TGI / Inference Endpoints (Messages API) and TEI embeddings."""

@@ -1,0 +1,1 @@
+"""Mistral AI La Plateforme: OpenAI-like chat completions and embeddings."""
