@@ -1,0 +1,40 @@
+"""Email addresses, matched outward from each '@' (linear time on any input)."""
+
+from __future__ import annotations
+
+import re
+
+from llm_mesh.policy.detectors.base import ScanContext
+from llm_mesh.policy.findings import EMAIL, Finding
+
+_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}\Z")
+_DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9-])")
+_ENTITY_BOUNDARY = "'`{|}~!#$%&*+/=?^"
+
+
+class EmailDetector:
+    name = "email"
+    entity_types = (EMAIL,)
+    optional = False
+
+    def detect(self, ctx: ScanContext) -> list[Finding]:
+        text = ctx.text
+        at = text.find("@")
+        out: list[Finding] = []
+        last_end = 0
+        while at != -1:
+            m_local = _LOCAL.search(text, max(last_end, at - 64), at)
+            if m_local is not None:
+                start = m_local.start()
+                # local part cannot begin with a dot or with quote-like punctuation
+                while start < at and text[start] in "." + _ENTITY_BOUNDARY:
+                    start += 1
+                m_dom = _DOMAIN.match(text, at + 1, min(len(text), at + 256))
+                if start < at and m_dom is not None and text[at - 1] != ".":
+                    end = m_dom.end()
+                    out.append(Finding(start, end, EMAIL, 0.99, self.name))
+                    last_end = end
+                    at = text.find("@", end)
+                    continue
+            at = text.find("@", at + 1)
+        return out

@@ -1,0 +1,64 @@
+"""IPv4 and IPv6 addresses, validated by the stdlib ``ipaddress`` module."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from llm_mesh.policy.detectors.base import ScanContext
+from llm_mesh.policy.findings import IP_ADDRESS, Finding
+
+_V4 = re.compile(r"(?:\d{1,3}\.){3}\d{1,3}", re.ASCII)
+_V6 = re.compile(r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:(?<=:)(?:\d{1,3}\.){3}\d{1,3})?", re.ASCII)
+
+
+class IpDetector:
+    name = "ip"
+    entity_types = (IP_ADDRESS,)
+    optional = False
+
+    def __init__(self, include_private: bool = True) -> None:
+        self.include_private = include_private
+
+    def _keep(self, addr: ipaddress._BaseAddress) -> bool:
+        if addr.is_unspecified or addr.is_loopback:
+            return False
+        return self.include_private or addr.is_global
+
+    def detect(self, ctx: ScanContext) -> list[Finding]:
+        text = ctx.text
+        out: list[Finding] = []
+        if ctx.digit_count >= 4 and "." in text:
+            for m in _V4.finditer(text):
+                s, e = m.span()
+                before = text[s - 1] if s else " "
+                after = text[e] if e < len(text) else " "
+                if before.isalnum() or before in "._-" or after.isalnum() or after in "_-":
+                    continue
+                if after == "." and e + 1 < len(text) and text[e + 1].isdigit():
+                    continue  # 1.2.3.4.5: a longer dotted sequence (version, OID)
+                if text[max(0, s - 9) : s].lower().rstrip().endswith(("version", "ver", "v")):
+                    continue
+                try:
+                    addr = ipaddress.IPv4Address(m.group())
+                except ValueError:
+                    continue
+                if self._keep(addr):
+                    out.append(Finding(s, e, IP_ADDRESS, 0.9, self.name))
+        if "::" in text or text.count(":") >= 7:
+            for m in _V6.finditer(text):
+                s, e = m.span()
+                cand = m.group()
+                if cand.count(":") < 2 or sum(1 for g in cand.split(":") if g) < 2:
+                    continue
+                before = text[s - 1] if s else " "
+                after = text[e] if e < len(text) else " "
+                if before.isalnum() or before in "_:" or after.isalnum() or after in "_:":
+                    continue
+                try:
+                    addr = ipaddress.IPv6Address(cand)
+                except ValueError:
+                    continue
+                if self._keep(addr):
+                    out.append(Finding(s, e, IP_ADDRESS, 0.9, self.name))
+        return out
