@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from llm_mesh.stores.dynamodb.admin import create_tables, table_definition
-from llm_mesh.stores.dynamodb.client import CLIENT_CONFIG, make_client, resolve_table_names
+from llm_mesh.stores.dynamodb.client import client_config, make_client, resolve_table_names
 from llm_mesh.stores.dynamodb.keys import DynamoApiKeyStore
 from llm_mesh.stores.dynamodb.request_log import DEFAULT_RETENTION_DAYS, DynamoRequestLogStore
 
 __all__ = [
-    "CLIENT_CONFIG",
     "DynamoStores",
+    "client_config",
     "create_tables",
+    "make_client",
     "open_dynamodb_stores",
     "resolve_table_names",
     "table_definition",

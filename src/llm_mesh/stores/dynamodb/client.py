@@ -5,19 +5,21 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
-from botocore.config import Config
-
 from llm_mesh.stores.dynamodb.tables import TABLES
 
-CLIENT_CONFIG = Config(
-    connect_timeout=2,
-    read_timeout=5,
-    retries={"mode": "standard", "max_attempts": 3},
-)
+# boto3/botocore are imported lazily: the CDK app imports ``tables`` from this package
+# and must not need the AWS SDK.
+
+
+def client_config() -> Any:
+    """botocore Config for the stores: fail fast (2 s connect, 5 s read), standard retries, 3 attempts."""
+    from botocore.config import Config
+
+    return Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
 
 
 def make_client(
-    *, endpoint_url: str | None = None, region_name: str | None = None, session: Any = None, config: Config | None = None
+    *, endpoint_url: str | None = None, region_name: str | None = None, session: Any = None, config: Any = None
 ) -> Any:
     """A low-level DynamoDB client; each store bundle owns one."""
     if session is None:
@@ -25,7 +27,7 @@ def make_client(
 
         session = boto3.session.Session()
     return session.client(
-        "dynamodb", endpoint_url=endpoint_url, region_name=region_name, config=config or CLIENT_CONFIG
+        "dynamodb", endpoint_url=endpoint_url, region_name=region_name, config=config or client_config()
     )
 
 
