@@ -67,6 +67,10 @@ class SigV4Auth(httpx.Auth):
     def sign(self, request: httpx.Request) -> None:
         """Sign ``request`` in place (its body must already be read)."""
         request.headers.pop("authorization", None)
+        if "transfer-encoding" in request.headers:
+            # The (streamed) body was read in full to hash it: send it with a length.
+            del request.headers["transfer-encoding"]
+            request.headers["content-length"] = str(len(request.content))
         headers = {"host": request.url.netloc.decode("ascii")}
         for name, value in request.headers.items():
             lname = name.lower()
