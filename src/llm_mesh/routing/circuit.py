@@ -28,7 +28,7 @@ class CircuitBreaker:
 
     def _refresh(self, targets: Sequence[str]) -> None:
         now = self._clock()
-        stale = [t for t in targets if now - self._fetched_at.get(t, -1e9) > self._cache_seconds]
+        stale = [t for t in targets if now - self._fetched_at.get(t, -1e9) >= self._cache_seconds]
         if not stale:
             return
         try:

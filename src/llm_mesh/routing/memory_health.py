@@ -20,6 +20,11 @@ class InMemoryHealthStore:
     def record_failure(self, target: str, now: float, threshold: int, window: float, cooldown: float) -> TargetHealth:
         with self._lock:
             current = self._health.get(target, TargetHealth(target))
+            if current.open_until and now >= current.open_until:
+                # Half-open: the probe after a cool-down failed, so re-open at once.
+                updated = TargetHealth(target, current.failures + 1, current.window_start, now + cooldown)
+                self._health[target] = updated
+                return updated
             if current.failures == 0 or now - current.window_start > window:
                 failures, start = 1, now
             else:

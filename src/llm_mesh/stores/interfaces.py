@@ -108,7 +108,8 @@ class TargetHealthStore(Protocol):
 
     def record_failure(self, target: str, now: float, threshold: int, window: float, cooldown: float) -> TargetHealth:
         """Atomically count a failure (a new window starts when the old one expired) and open
-        the circuit for ``cooldown`` seconds when the count reaches ``threshold``."""
+        the circuit for ``cooldown`` seconds when the count reaches ``threshold``. A failure
+        after a cool-down ended (the half-open probe) re-opens the circuit at once."""
         ...
 
     def record_success(self, target: str) -> None:
