@@ -26,6 +26,14 @@ PROVIDER_KINDS: dict[str, ProviderKind] = {
         factory="llm_mesh.providers.openai.provider:OpenAIProvider",
         options="llm_mesh.providers.openai.options:OpenAIOptions",
     ),
+    "bedrock": ProviderKind(
+        factory="llm_mesh.providers.bedrock.provider:BedrockProvider",
+        options="llm_mesh.providers.bedrock.options:BedrockOptions",
+    ),
+    "sagemaker": ProviderKind(
+        factory="llm_mesh.providers.sagemaker.provider:SageMakerProvider",
+        options="llm_mesh.providers.sagemaker.options:SageMakerOptions",
+    ),
     "anthropic": ProviderKind(
         factory="llm_mesh.providers.anthropic.provider:AnthropicProvider",
         options="llm_mesh.providers.anthropic.options:AnthropicOptions",
