@@ -282,7 +282,8 @@ class GeminiUpstream:
             except InvalidSignature:
                 return Reply(400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."})
         now = time.time()
-        if claims.get("aud") != self.token_uri or not (claims.get("iat", 0) - 300 <= now <= claims.get("exp", 0)):
+        # google-auth addresses assertions to Google's canonical token URI whatever token_uri says.
+        if claims.get("aud") not in (self.token_uri, "https://oauth2.googleapis.com/token") or not (claims.get("iat", 0) - 300 <= now <= claims.get("exp", 0)):
             return Reply(400, {"error": "invalid_grant", "error_description": "Invalid JWT: audience or time"})
         if "https://www.googleapis.com/auth/cloud-platform" not in str(claims.get("scope", "")).split():
             return Reply(400, {"error": "invalid_scope", "error_description": "scope"})
