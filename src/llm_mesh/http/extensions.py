@@ -3,4 +3,4 @@
 
 from __future__ import annotations
 
-EXTENSIONS: tuple[str, ...] = ()
+EXTENSIONS: tuple[str, ...] = ("llm_mesh.http.anthropic_messages:mount",)

@@ -1,0 +1,86 @@
+"""``POST /v1/messages``: Anthropic's Messages API in front of the same routes.
+
+The Anthropic request is translated to the canonical request, routed like any
+chat completion (so it can reach any provider), and the answer or stream is
+translated back. Errors use Anthropic's error shape so the anthropic SDK raises
+its usual exceptions. The SDK's ``x-api-key`` header carries the mesh key.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from llm_mesh.errors import MeshError
+from llm_mesh.gateway.context import RequestContext
+from llm_mesh.gateway.service import ChatStream
+from llm_mesh.http.body import read_json
+from llm_mesh.http.identity import inbound_identity
+from llm_mesh.inbound.anthropic import (
+    anthropic_error_body,
+    parse_messages_request,
+    stream_anthropic_events,
+    to_anthropic_message,
+)
+from llm_mesh.runtime import MeshRuntime
+from llm_mesh.wire.openai_chat import ChatCompletionChunk, StreamOptions, Usage
+
+logger = logging.getLogger("llm_mesh.http.anthropic")
+
+
+def _error(error: MeshError, ctx: RequestContext) -> JSONResponse:
+    headers = {**error.headers, **ctx.response_headers()}
+    return JSONResponse(anthropic_error_body(error), status_code=error.status, headers=headers)
+
+
+def mount(app: FastAPI, runtime: MeshRuntime) -> None:
+    service = runtime.service
+    limit = runtime.config.server.max_body_bytes
+
+    @app.post("/v1/messages")
+    async def messages(request: Request) -> Response:
+        ctx = RequestContext(endpoint="messages")
+        try:
+            service.authenticate(ctx, inbound_identity(request, runtime.home, allow_x_api_key=True))
+            anthropic_request, canonical = parse_messages_request(await read_json(request, limit))
+            service.authorise_route(ctx.caller, canonical.model)  # type: ignore[arg-type]
+            if canonical.stream:
+                # Anthropic streams always report usage; ask for it upstream too.
+                canonical = canonical.model_copy(update={"stream_options": StreamOptions(include_usage=True)})
+                stream = await service.open_chat_stream(ctx, canonical)
+                return StreamingResponse(
+                    _events(ctx, stream, anthropic_request.model),
+                    media_type="text/event-stream",
+                    headers={**ctx.response_headers(), "cache-control": "no-cache"},
+                )
+            completion = await service.chat(ctx, canonical)
+        except MeshError as error:
+            service.record(ctx, error.status, error=error)
+            return _error(error, ctx)
+        service.record(ctx, 200, completion.usage)
+        return JSONResponse(to_anthropic_message(completion, anthropic_request.model), headers=ctx.response_headers())
+
+    async def _events(ctx: RequestContext, stream: ChatStream, model: str) -> AsyncIterator[bytes]:
+        usage: list[Usage] = []
+
+        async def watched() -> AsyncIterator[ChatCompletionChunk]:
+            async for chunk in stream.chunks():
+                if chunk.usage is not None:
+                    usage.append(chunk.usage)
+                yield chunk
+
+        status, failure = 499, None
+        try:
+            async for frame in stream_anthropic_events(watched(), model):
+                yield frame
+            status = 200
+        except MeshError as error:  # the generator already sent Anthropic's error event
+            status, failure = error.status, error
+        except Exception:
+            logger.exception("anthropic stream failed for %s", ctx.request_id)
+            status = 500
+        finally:
+            service.record(ctx, status, usage[-1] if usage else None, failure)
