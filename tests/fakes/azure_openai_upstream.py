@@ -189,6 +189,30 @@ class ScriptedUpstream:
         self.stop()
 
 
+def openai_like_chat(completion: Callable[..., dict[str, Any]], chunks: Callable[..., list[Any]],
+                     tool_call: dict[str, Any] | None, text_finish: str = "stop") -> Handler:
+    """A chat handler answering JSON or SSE by the body's ``stream`` flag, calling the tool when tools are sent.
+
+    ``completion(content, tool_calls, finish_reason)`` and ``chunks(tool_call=...)`` build the provider's shapes.
+    """
+    def handle(request: Recorded) -> Reply:
+        body = request.json
+        call = tool_call if body.get("tools") and body.get("tool_choice") != "none" else None
+        if body.get("stream"):
+            return sse_reply(chunks(tool_call=call))
+        if call is None:
+            return json_reply(completion(finish_reason=text_finish))
+        calls = [{"id": call["id"], "type": "function", "function": {"name": call["name"], "arguments": call["arguments"]}}]
+        return json_reply(completion(content=None, tool_calls=calls, finish_reason="tool_calls"))
+
+    return handle
+
+
+async def drain(stream: Any) -> list[Any]:
+    """Every chunk of an async iterator (raises what it raises)."""
+    return [chunk async for chunk in stream]
+
+
 # --------------------------------------------------------------------------- Azure OpenAI
 
 _SAFE = {"filtered": False, "severity": "safe"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fakes.azure_openai_upstream import Recorded, Reply, ScriptedUpstream, json_reply, sse_reply
+from tests.fakes.azure_openai_upstream import Recorded, Reply, ScriptedUpstream, json_reply, openai_like_chat
 
 
 def tgi_completion(content: str | None = "Hello from TGI", tool_calls: list[dict[str, Any]] | None = None,
@@ -61,20 +61,10 @@ class FakeTGI(ScriptedUpstream):
     """Serves chat (JSON or SSE by the stream flag), /v1/embeddings and TEI /embed."""
 
     def serve(self, tool_call: dict[str, Any] | None = None) -> "FakeTGI":
-        def chat(request: Recorded) -> Reply:
-            body = request.json
-            call = tool_call if body.get("tools") else None
-            if body.get("stream"):
-                return sse_reply(tgi_chunks(tool_call=call))
-            calls = [{"id": call["id"], "type": "function", "function": {
-                "name": call["name"], "arguments": call["arguments"]}}] if call else None
-            return json_reply(tgi_completion(None if call else "Hello from TGI", calls,
-                                             "tool_calls" if call else "eos_token"))
-
         def embed(request: Recorded) -> Reply:
             inputs = request.json["inputs"]
             return json_reply([[0.5, 0.25, 0.125] for _ in (inputs if isinstance(inputs, list) else [inputs])])
 
-        self.on("/v1/chat/completions", chat)
+        self.on("/v1/chat/completions", openai_like_chat(tgi_completion, tgi_chunks, tool_call, "eos_token"))
         self.on("/embed", embed)
         return self

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fakes.azure_openai_upstream import Recorded, Reply, ScriptedUpstream, json_reply, sse_reply
+from tests.fakes.azure_openai_upstream import ScriptedUpstream, openai_like_chat
 
 CHAT_PATH = "/api/v2/cortex/v1/chat/completions"
 
@@ -49,15 +49,5 @@ def snowflake_error(message: str, code: str = "399504") -> dict[str, Any]:
 
 class FakeCortex(ScriptedUpstream):
     def serve(self, tool_call: dict[str, Any] | None = None) -> "FakeCortex":
-        def chat(request: Recorded) -> Reply:
-            body = request.json
-            call = tool_call if body.get("tools") else None
-            if body.get("stream"):
-                return sse_reply(cortex_chunks(tool_call=call))
-            calls = [{"id": call["id"], "type": "function", "function": {
-                "name": call["name"], "arguments": call["arguments"]}}] if call else None
-            return json_reply(cortex_completion(None if call else "Hello from Cortex", calls,
-                                                "tool_calls" if call else "stop"))
-
-        self.on(CHAT_PATH, chat)
+        self.on(CHAT_PATH, openai_like_chat(cortex_completion, cortex_chunks, tool_call))
         return self

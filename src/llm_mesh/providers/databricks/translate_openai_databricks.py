@@ -29,16 +29,17 @@ def path(api: str, endpoint: str, operation: str) -> str:
 def chat_request_body(request: ChatCompletionRequest, api: str, endpoint: str, *, stream: bool) -> dict[str, Any]:
     body = openai_wire.chat_request_body(request, stream=stream)
     body.pop("stream_options", None)
-    if api == "openai":
-        body["model"] = endpoint
-    else:
-        body.pop("model", None)
-    return body
+    return _addressed(body, api, endpoint)
 
 
 def embeddings_request_body(request: EmbeddingsRequest, api: str, endpoint: str) -> dict[str, Any]:
     body = openai_wire.embeddings_request_body(request, send_dimensions=False)
     body.pop("encoding_format", None)
+    return _addressed(body, api, endpoint)
+
+
+def _addressed(body: dict[str, Any], api: str, endpoint: str) -> dict[str, Any]:
+    """The OpenAI API names the endpoint in ``model``; /invocations has it in the path."""
     if api == "openai":
         body["model"] = endpoint
     else:
