@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from llm_mesh.policy.actions import PolicyBlocked, format_counts
-from llm_mesh.policy.detectors.denylist import compile_terms
+from llm_mesh.policy.detectors.denylist import compile_terms, find_terms
 
 if TYPE_CHECKING:
     from llm_mesh.policy.engine import PolicyDecisions, PolicyEngine
@@ -68,7 +68,7 @@ class SentenceGuard:
 
     def _check(self, chunk: str) -> GuardResult:
         if self._forbidden is not None:
-            hits = len(self._forbidden.findall(chunk))
+            hits = len(find_terms(self._forbidden, chunk))
             if hits:
                 self.violation = GuardViolation("forbidden_term", {FORBIDDEN_TERM: hits})
                 self._buf = ""

@@ -10,17 +10,35 @@ from typing import Iterable, Protocol, runtime_checkable
 from llm_mesh.policy.findings import Finding
 
 _DIGITS = b"0123456789"
+# digits, plus the separators numbers are written with; ends on a digit or ")"
+_CLUSTER = re.compile(r"\d(?:[\d ().\-/+]*[\d)])?", re.ASCII)
 
 
 class ScanContext:
     """The text being scanned plus cheap derived views, computed once and shared."""
 
-    __slots__ = ("text", "_lower", "_digit_count")
+    __slots__ = ("text", "_lower", "_digit_count", "_clusters")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._lower: str | None = None
         self._digit_count: int | None = None
+        self._clusters: list[tuple[int, int, int]] | None = None
+
+    def digit_clusters(self, min_digits: int) -> list[tuple[int, int]]:
+        """Spans of digits joined by phone/card/id separators, with at least
+        ``min_digits`` digits. One shared scan feeds every numeric detector,
+        which then runs its own regex only inside these windows."""
+        if self._clusters is None:
+            clusters = []
+            if self.digit_count:
+                for m in _CLUSTER.finditer(self.text):
+                    run = m.group()
+                    raw = run.encode("ascii")
+                    n = len(raw) - len(raw.translate(None, _DIGITS))
+                    clusters.append((m.start(), m.end(), n))
+            self._clusters = clusters
+        return [(s, e) for s, e, n in self._clusters if n >= min_digits]
 
     @property
     def lower(self) -> str:

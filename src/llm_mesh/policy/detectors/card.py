@@ -57,7 +57,7 @@ class CardDetector:
             return []
         text = ctx.text
         out: list[Finding] = []
-        for m in _RUN.finditer(text):
+        for m in (m for lo, hi in ctx.digit_clusters(13) for m in _RUN.finditer(text, lo, hi)):
             run = m.group()
             if len(run) < 13:
                 continue

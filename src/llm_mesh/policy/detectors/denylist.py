@@ -38,7 +38,23 @@ def compile_terms(terms: Iterable[str]) -> re.Pattern[str] | None:
     body = trie_regex(terms)
     if body is None:
         return None
-    return re.compile(r"(?<!\w)" + body + r"(?!\w)", re.IGNORECASE)
+    # the left word boundary is checked in code: a leading lookbehind defeats re's prefix scan
+    return re.compile(body + r"(?!\w)", re.IGNORECASE)
+
+
+def find_terms(pattern: re.Pattern[str], text: str) -> list[tuple[int, int]]:
+    out = []
+    pos = 0
+    while True:
+        m = pattern.search(text, pos)
+        if m is None:
+            return out
+        s = m.start()
+        if s and (text[s - 1].isalnum() or text[s - 1] == "_"):
+            pos = s + 1
+            continue
+        out.append((s, m.end()))
+        pos = m.end()
 
 
 class DenyListDetector:
@@ -68,6 +84,4 @@ class DenyListDetector:
         pattern = self._pattern
         if pattern is None:
             return []
-        return [
-            Finding(m.start(), m.end(), self.entity_type, self.score, self.name) for m in pattern.finditer(ctx.text)
-        ]
+        return [Finding(s, e, self.entity_type, self.score, self.name) for s, e in find_terms(pattern, ctx.text)]

@@ -10,7 +10,7 @@ from llm_mesh.policy.detectors.base import ScanContext
 from llm_mesh.policy.findings import IBAN, Finding
 
 _CANDIDATE = re.compile(
-    r"\b[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?)\b",
+    r"[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?)\b",
     re.ASCII,
 )
 
@@ -30,9 +30,18 @@ class IbanDetector:
     def detect(self, ctx: ScanContext) -> list[Finding]:
         text = ctx.text
         out: list[Finding] = []
-        for m in _CANDIDATE.finditer(text):
+        last = -1
+        for lo, _hi in ctx.digit_clusters(2):
+            if lo < 2 or lo < last or not ("A" <= text[lo - 2] <= "Z" and "A" <= text[lo - 1] <= "Z"):
+                continue
+            m = _CANDIDATE.match(text, lo - 2)
+            if m is None:
+                continue
+            last = m.end()
             cand = m.group()
             start = m.start()
+            if start and (text[start - 1].isalnum() or text[start - 1] == "_"):
+                continue
             # a greedy match may have swallowed a following word: trim group by group
             while len(cand.replace(" ", "")) >= 15:
                 if _valid(cand.replace(" ", "")):

@@ -51,9 +51,11 @@ class NationalIdSpec:
     window: int = 48
     score: float = 0.9
     digits_needed: int = 0  # prefilter: minimum ASCII digits in the text
+    numeric: bool = False  # only searched inside the shared digit clusters (plus padding)
+    pad: tuple[int, int] = (0, 0)  # chars around a cluster the id may extend to (letters)
 
 
-_B = r"(?<![\w-])"
+_B = ""  # left boundary checked in code: a leading lookbehind would defeat re's prefix scan
 _E = r"(?![\w-])"
 
 NATIONAL_ID_SPECS: dict[str, NationalIdSpec] = {
@@ -63,6 +65,7 @@ NATIONAL_ID_SPECS: dict[str, NationalIdSpec] = {
         _safe(_us_ssn.is_valid),
         score=0.9,
         digits_needed=9,
+        numeric=True,
     ),
     # "SSN 536904399": the bare 9-digit form only next to a keyword
     "US_SSN_BARE": NationalIdSpec(
@@ -72,18 +75,22 @@ NATIONAL_ID_SPECS: dict[str, NationalIdSpec] = {
         keywords=("ssn", "social security", "social-security"),
         score=0.8,
         digits_needed=9,
+        numeric=True,
     ),
     FR_NIR: NationalIdSpec(
         FR_NIR,
         re.compile(_B + r"[12] ?\d{2} ?(?:0[1-9]|1[0-2]|[2-9]\d) ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}" + _E, re.ASCII),
         _safe(_fr_nir.is_valid),
-        digits_needed=13,
+        digits_needed=13,  # Corsican "2A"/"2B" NIRs split the digit cluster: not found on this fast path
+        numeric=True,
     ),
     ES_DNI: NationalIdSpec(
         ES_DNI,
         re.compile(_B + r"\d{8}-?[A-Z]" + _E, re.ASCII),
         _safe(_es_dni.is_valid),
         digits_needed=8,
+        numeric=True,
+        pad=(0, 2),
     ),
     IT_FISCAL_CODE: NationalIdSpec(
         IT_FISCAL_CODE,
@@ -101,6 +108,8 @@ NATIONAL_ID_SPECS: dict[str, NationalIdSpec] = {
         ),
         _gb_nino_valid,
         digits_needed=6,
+        numeric=True,
+        pad=(3, 2),
     ),
     GB_NHS: NationalIdSpec(
         GB_NHS,
@@ -108,6 +117,7 @@ NATIONAL_ID_SPECS: dict[str, NationalIdSpec] = {
         _safe(_gb_nhs.is_valid),
         keywords=("nhs",),
         digits_needed=10,
+        numeric=True,
     ),
     DE_IDNR: NationalIdSpec(
         DE_IDNR,
@@ -115,6 +125,7 @@ NATIONAL_ID_SPECS: dict[str, NationalIdSpec] = {
         _safe(_de_idnr.is_valid),
         keywords=("idnr", "steuer-id", "steuerid", "identifikationsnummer", "steueridentifikationsnummer", "tax id"),
         digits_needed=11,
+        numeric=True,
     ),
 }
 
@@ -149,7 +160,19 @@ class NationalIdDetector:
                 continue
             if spec.keywords and not any(k in ctx.lower for k in spec.keywords):
                 continue
-            for m in spec.pattern.finditer(text):
+            if spec.numeric:
+                matches = (
+                    m
+                    for lo, hi in ctx.digit_clusters(spec.digits_needed)
+                    for m in spec.pattern.finditer(text, max(0, lo - spec.pad[0]), hi + spec.pad[1])
+                )
+            else:
+                matches = spec.pattern.finditer(text)
+            for m in matches:
+                if m.start() and (text[m.start() - 1].isalnum() or text[m.start() - 1] in "_-"):
+                    continue
+                if m.end() < len(text) and (text[m.end()].isalnum() or text[m.end()] in "_-"):
+                    continue
                 if spec.keywords:
                     before = ctx.lower[max(0, m.start() - spec.window) : m.start()]
                     if not any(k in before for k in spec.keywords):

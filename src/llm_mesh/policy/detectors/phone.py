@@ -98,7 +98,12 @@ class PhoneDetector:
             return self._detect_matcher(ctx.text)
         text = ctx.text
         out: list[Finding] = []
-        for m in _CANDIDATE.finditer(text):
+        for lo, hi in ctx.digit_clusters(7):
+            self._detect_window(text, max(0, lo - 2), min(len(text), hi + 12), out)
+        return out
+
+    def _detect_window(self, text: str, lo: int, hi: int, out: list[Finding]) -> None:
+        for m in _CANDIDATE.finditer(text, lo, hi):
             start, end = m.span()
             cand = m.group()
             # trim trailing separators/brackets the regex may have taken
@@ -127,7 +132,6 @@ class PhoneDetector:
                 if info.plausible(digits) and _valid_national(cand, info.region):
                     out.append(Finding(start, end, PHONE, 0.85, self.name))
                     break
-        return out
 
     @staticmethod
     def _context_ok(text: str, start: int, end: int) -> bool:
@@ -142,7 +146,7 @@ class PhoneDetector:
 
     def _detect_matcher(self, text: str) -> list[Finding]:
         seen: dict[tuple[int, int], Finding] = {}
-        for m in _CANDIDATE.finditer(text):
+        for m in (m for lo, hi in ScanContext(text).digit_clusters(7) for m in _CANDIDATE.finditer(text, max(0, lo - 2), hi + 12)):
             if len(_NON_DIGIT.sub("", m.group())) < 7:
                 continue
             lo, hi = max(0, m.start() - 16), min(len(text), m.end() + 16)
