@@ -18,7 +18,7 @@ Faults: a keyword in the prompt/messages: ``[context]`` (ModelError 424 wrapping
 container 400 input-length error), ``[overloaded]`` (ModelError wrapping 429),
 ``[throttle]`` (ThrottlingException), ``[not_ready]`` (ModelNotReadyException 429),
 ``[missing]`` (ValidationError: endpoint not found), ``[stream_error]`` (ModelStreamError
-event mid-stream), ``[cut]`` (connection closed mid-stream), ``[lmi_error]`` (LMI
+event mid-stream), ``[cut]`` (connection closed half-way through the stream), ``[lmi_error]`` (LMI
 ``finish_reason: "error"`` mid-stream), ``[length]`` (max tokens reached).
 """
 
@@ -109,7 +109,7 @@ class FakeSageMaker:
         return Reply(
             headers={"Content-Type": "application/vnd.amazon.eventstream", "X-Amzn-SageMaker-Content-Type": "text/event-stream"},
             frames=frames,
-            cut_after=cut_after,
+            cut_after=None if cut_after is None else max(cut_after, len(frames) // 2),
         )
 
     # -------------------------------------------------------------- TGI / LMI
