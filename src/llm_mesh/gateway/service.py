@@ -90,9 +90,9 @@ class MeshService:
         self._rng = rng or random.Random()
         self.breaker = CircuitBreaker(health or InMemoryHealthStore())
         self.latency = LatencyTracker()
-        self.planner = RoutePlanner(config, self._capabilities, self.breaker, self.latency, rng=self._rng)
+        self.planner = RoutePlanner(config, self.capabilities, self.breaker, self.latency, rng=self._rng)
 
-    def _capabilities(self, provider: str, model: str) -> Capabilities:
+    def capabilities(self, provider: str, model: str) -> Capabilities:
         try:
             return self.providers.get(provider).capabilities(model)
         except MeshError:

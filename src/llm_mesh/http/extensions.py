@@ -3,4 +3,7 @@
 
 from __future__ import annotations
 
-EXTENSIONS: tuple[str, ...] = ("llm_mesh.http.anthropic_messages:mount",)
+EXTENSIONS: tuple[str, ...] = (
+    "llm_mesh.http.anthropic_messages:mount",
+    "llm_mesh.http.management:mount",
+)
