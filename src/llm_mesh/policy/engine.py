@@ -88,6 +88,35 @@ class PolicyDecisions:
         }
 
 
+def _drop_shadowed(findings: list[Finding]) -> list[Finding]:
+    """Drop a finding lying inside another of higher priority (a phone-shaped
+    run inside an IBAN, a generic secret that is the AWS secret): one value,
+    one entity. Partial overlaps are kept and resolved when rewriting."""
+    if len(findings) < 2:
+        return findings
+    out = []
+    for i, f in enumerate(findings):
+        pf = priority_of(f.entity_type)
+        shadowed = False
+        for j in range(i - 1, -1, -1):  # earlier starts (sorted by start)
+            g = findings[j]
+            if g.end >= f.end and priority_of(g.entity_type) > pf:
+                shadowed = True
+                break
+            if f.start - g.start > 20000:
+                break
+        if not shadowed:
+            for g in findings[i + 1 :]:
+                if g.start > f.start:
+                    break
+                if g.end >= f.end and priority_of(g.entity_type) > pf:
+                    shadowed = True
+                    break
+        if not shadowed:
+            out.append(f)
+    return out
+
+
 class PolicyEngine:
     """One compiled policy. Thread-safe and reusable across requests; the
     per-request state lives in the :class:`RedactionVault` passed in."""
@@ -257,7 +286,7 @@ class PolicyEngine:
                 old = found.get(key)
                 if old is None or f.score > old.score:
                     found[key] = f
-        return sorted(found.values())
+        return _drop_shadowed(sorted(found.values()))
 
     def scan(self, text: str) -> list[Finding]:
         """All findings, sorted by position (overlaps kept)."""

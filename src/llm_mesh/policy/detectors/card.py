@@ -65,23 +65,27 @@ class CardDetector:
             end = m.end()
             before = text[start - 1] if start else " "
             after = text[end] if end < len(text) else " "
-            if before.isalnum() or before in "_.,/" or after.isalnum() or after == "_":
-                continue
-            if after in ".," and end + 1 < len(text) and text[end + 1].isdigit():
-                continue  # a decimal number
-            # groups with their offsets
+            # the run's own edges must not touch a word, a decimal point or a "+" (phone);
+            # inner group edges are separators, so candidates may start/end there
+            left_ok = not (before.isalnum() or before in "_.,/+")
+            right_ok = not (after.isalnum() or after == "_")
+            if right_ok and after in ".," and end + 1 < len(text) and text[end + 1].isdigit():
+                right_ok = False  # a decimal number
             groups = []
             pos = start
             for part in re.split(r"[ \-]", run):
                 groups.append((pos, part))
                 pos += len(part) + 1
-            i = 0
+            last = len(groups) - 1
+            i = 0 if left_ok else 1
             while i < len(groups):
                 digits = ""
                 found = None
                 for j in range(i, len(groups)):
                     digits += groups[j][1]
                     if len(digits) > 19:
+                        break
+                    if j == last and not right_ok:
                         break
                     if len(digits) >= 13 and is_card_number(digits):
                         found = j  # keep extending: prefer the longest valid card

@@ -73,6 +73,7 @@ NATIONAL_ID_SPECS: dict[str, NationalIdSpec] = {
         re.compile(_B + r"\d{9}" + _E, re.ASCII),
         _safe(_us_ssn.is_valid),
         keywords=("ssn", "social security", "social-security"),
+        window=24,
         score=0.8,
         digits_needed=9,
         numeric=True,
@@ -175,7 +176,7 @@ class NationalIdDetector:
                     continue
                 if spec.keywords:
                     before = ctx.lower[max(0, m.start() - spec.window) : m.start()]
-                    if not any(k in before for k in spec.keywords):
+                    if "#" in before[-3:] or not any(k in before for k in spec.keywords):
                         continue
                 if spec.validator(m.group()):
                     out.append(Finding(m.start(), m.end(), spec.entity_type, spec.score, self.name))

@@ -115,23 +115,37 @@ class PhoneDetector:
             if cand.startswith("(") and ")" not in cand:
                 cand = cand[1:]
                 start += 1
-            digits = _NON_DIGIT.sub("", cand)
-            n = len(digits)
-            if n < 7 or n > 17:
-                continue
-            if not self._context_ok(text, start, end):
-                continue
-            if cand.startswith("+") or cand.startswith("00"):
-                probe = "+" + cand[2:].lstrip(" \u00a0.-/") if cand.startswith("00") else cand
-                if _valid_international(probe):
-                    out.append(Finding(start, end, PHONE, 0.95, self.name))
-                continue
-            if _DATE_LIKE.match(cand):
-                continue
-            for info in self._info:
-                if info.plausible(digits) and _valid_national(cand, info.region):
-                    out.append(Finding(start, end, PHONE, 0.85, self.name))
+            # a candidate may have swallowed a neighbouring number ("+1 201-555-5290 3492-6183"):
+            # retry without its trailing groups
+            for _ in range(4):
+                if self._check(text, cand, start, end, out):
                     break
+                cut = max(cand.rfind(" "), cand.rfind("-"), cand.rfind("."), cand.rfind("/"), cand.rfind("\u00a0"))
+                if cut <= 0:
+                    break
+                cand = cand[:cut].rstrip(" -./\u00a0")
+                end = start + len(cand)
+
+    def _check(self, text: str, cand: str, start: int, end: int, out: list[Finding]) -> bool:
+        digits = _NON_DIGIT.sub("", cand)
+        n = len(digits)
+        if n < 7 or n > 17:
+            return False
+        if not self._context_ok(text, start, end):
+            return False
+        if cand.startswith("+") or cand.startswith("00"):
+            probe = "+" + cand[2:].lstrip(" \u00a0.-/") if cand.startswith("00") else cand
+            if _valid_international(probe):
+                out.append(Finding(start, end, PHONE, 0.95, self.name))
+                return True
+            return False
+        if _DATE_LIKE.match(cand):
+            return False
+        for info in self._info:
+            if info.plausible(digits) and _valid_national(cand, info.region):
+                out.append(Finding(start, end, PHONE, 0.85, self.name))
+                return True
+        return False
 
     @staticmethod
     def _context_ok(text: str, start: int, end: int) -> bool:
