@@ -65,6 +65,14 @@ PROVIDER_KINDS: dict[str, ProviderKind] = {
         options="llm_mesh.providers.huggingface.options:HuggingFaceOptions",
         needs_base_url=True,
     ),
+    "gemini": ProviderKind(
+        factory="llm_mesh.providers.gemini.provider:GeminiProvider",
+        options="llm_mesh.providers.gemini.options:GeminiOptions",
+    ),
+    "cohere": ProviderKind(
+        factory="llm_mesh.providers.cohere.provider:CohereProvider",
+        options="llm_mesh.providers.cohere.options:CohereOptions",
+    ),
 }
 
 
