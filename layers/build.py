@@ -6,7 +6,8 @@
 Output: ``layers/build/<name>/python/`` (Lambda adds ``/opt/python`` to sys.path).
 Full mode runs ``pip install --target ... --platform manylinux2014_x86_64
 --implementation cp --python-version 3.12 --only-binary=:all:`` for the runtime
-dependencies in ``layers/requirements.txt`` (core + ``aws`` extra, never cdk/test), so
+dependencies read from pyproject.toml (core ``dependencies`` + the ``aws`` extra, never
+cdk/test), so
 binary wheels (pydantic-core, tiktoken, uvloop...) match the Lambda runtime, whatever
 machine builds it. A stamp file skips the pip step when the requirements did not change.
 
@@ -26,7 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS_DIR = ROOT / "layers"
 DEFAULT_BUILD_DIR = LAYERS_DIR / "build"
-REQUIREMENTS = LAYERS_DIR / "requirements.txt"
+PYPROJECT = ROOT / "pyproject.toml"
+LAYER_EXTRAS = ("aws",)  # never cdk/test/dev
 SRC_PACKAGE = ROOT / "src" / "llm_mesh"
 FUNCTIONS_DIR = ROOT / "functions"
 LAYER_NAME = "shared"
@@ -44,19 +46,33 @@ def _copy_tree(src: Path, dest: Path) -> None:
     shutil.copytree(src, dest, ignore=_IGNORE)
 
 
-def _requirements_digest() -> str:
-    text = REQUIREMENTS.read_text(encoding="utf-8")
+def runtime_requirements() -> list[str]:
+    """The layer's requirements, straight from pyproject.toml so they never drift."""
+    import tomllib
+
+    project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
+    requirements = list(project["dependencies"])
+    for extra in LAYER_EXTRAS:
+        requirements.extend(project["optional-dependencies"][extra])
+    return requirements
+
+
+def _requirements_digest(requirements: list[str]) -> str:
+    text = "\n".join(requirements)
     return hashlib.sha256(f"{PLATFORMS}|{PYTHON_VERSION}|{text}".encode()).hexdigest()
 
 
 def _pip_install(target: Path) -> None:
+    requirements = runtime_requirements()
     stamp = target / ".requirements.sha256"
-    digest = _requirements_digest()
+    digest = _requirements_digest(requirements)
     if stamp.exists() and stamp.read_text().strip() == digest:
         return
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
+    requirements_file = target.parent / "requirements.txt"  # outside python/: not shipped
+    requirements_file.write_text("\n".join(requirements) + "\n")
     cmd = [
         sys.executable, "-m", "pip", "install",
         "--quiet", "--disable-pip-version-check", "--no-compile",
@@ -66,7 +82,7 @@ def _pip_install(target: Path) -> None:
         "--python-version", PYTHON_VERSION,
         "--only-binary=:all:",
         "--upgrade",
-        "-r", str(REQUIREMENTS),
+        "-r", str(requirements_file),
     ]
     subprocess.run(cmd, check=True)
     stamp.write_text(digest + "\n")
