@@ -99,7 +99,11 @@ class PhoneDetector:
         text = ctx.text
         out: list[Finding] = []
         for lo, hi in ctx.digit_clusters(7):
+            # windows of neighbouring clusters may overlap: keep one finding per span
             self._detect_window(text, max(0, lo - 2), min(len(text), hi + 12), out)
+        if len(out) > 1:
+            uniq = {(f.start, f.end): f for f in out}
+            out = sorted(uniq.values())
         return out
 
     def _detect_window(self, text: str, lo: int, hi: int, out: list[Finding]) -> None:
