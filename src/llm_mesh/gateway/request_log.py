@@ -6,9 +6,10 @@ entries are written before the invocation ends (a frozen process cannot flush).
 
 from __future__ import annotations
 
+import collections
 import logging
-import queue
 import threading
+import time
 from typing import Protocol
 
 from llm_mesh.stores.interfaces import RequestLogEntry, RequestLogStore
@@ -44,48 +45,48 @@ class InlineLogWriter:
 
 
 class BackgroundLogWriter:
-    """Batches entries on a daemon thread; ``flush`` waits until all are stored."""
+    """Batches entries on a daemon thread; ``flush`` waits until all are stored.
 
-    def __init__(self, store: RequestLogStore, batch_size: int = 200, interval: float = 0.05) -> None:
+    The request path only appends to a deque (no lock hand-off, no thread wake-up);
+    the writer drains it every ``interval`` seconds.
+    """
+
+    def __init__(self, store: RequestLogStore, batch_size: int = 500, interval: float = 0.05) -> None:
         self._store = store
-        self._queue: queue.Queue[RequestLogEntry | None] = queue.Queue()
+        self._pending: collections.deque[RequestLogEntry] = collections.deque()
         self._batch_size = batch_size
         self._interval = interval
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
         self._thread = threading.Thread(target=self._run, name="mesh-request-log", daemon=True)
         self._thread.start()
 
     def write(self, entry: RequestLogEntry) -> None:
-        self._queue.put_nowait(entry)
+        self._pending.append(entry)
+
+    def _drain(self) -> None:
+        while self._pending:
+            self._idle.clear()
+            batch = []
+            while self._pending and len(batch) < self._batch_size:
+                batch.append(self._pending.popleft())
+            try:
+                self._store.append_many(batch)
+            except Exception:
+                logger.exception("request log batch write failed (%d entries)", len(batch))
+        self._idle.set()
 
     def _run(self) -> None:
-        stop = False
-        while not stop:
-            batch: list[RequestLogEntry] = []
-            item = self._queue.get()
-            if item is None:
-                stop = True
-            else:
-                batch.append(item)
-            while len(batch) < self._batch_size:
-                try:
-                    item = self._queue.get(timeout=self._interval if batch else 0)
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
-            if batch:
-                try:
-                    self._store.append_many(batch)
-                except Exception:
-                    logger.exception("request log batch write failed (%d entries)", len(batch))
-            for _ in range(len(batch) + (1 if stop else 0)):
-                self._queue.task_done()
+        while not self._stop.wait(self._interval):
+            self._drain()
+        self._drain()
 
     def flush(self) -> None:
-        self._queue.join()
+        deadline = time.monotonic() + 10
+        while (self._pending or not self._idle.is_set()) and time.monotonic() < deadline:
+            time.sleep(self._interval / 5)
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout=5)
+        self._stop.set()
+        self._thread.join(timeout=10)

@@ -121,7 +121,7 @@ def parse_json(provider: str, content: bytes) -> Any:
 async def post_json(
     client: httpx.AsyncClient,
     provider: str,
-    path: str,
+    path: str | httpx.URL,
     payload: Any,
     headers: dict[str, str] | None = None,
     classify: ErrorClassifier | None = None,
@@ -140,7 +140,7 @@ async def post_json(
 async def open_stream(
     client: httpx.AsyncClient,
     provider: str,
-    path: str,
+    path: str | httpx.URL,
     payload: Any,
     headers: dict[str, str] | None = None,
     classify: ErrorClassifier | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, AsyncIterator
 
+import httpx
 from pydantic import ValidationError
 
 from llm_mesh.errors import UpstreamError
@@ -32,15 +33,17 @@ class OpenAIProvider:
             headers["OpenAI-Organization"] = self._options.organization
         if self._options.project:
             headers["OpenAI-Project"] = self._options.project
-        self._client = build_client(
-            config.base_url or DEFAULT_BASE_URL, config.timeouts, config.max_connections, headers
-        )
+        base_url = config.base_url or DEFAULT_BASE_URL
+        self._client = build_client(base_url, config.timeouts, config.max_connections, headers)
+        # Absolute URLs parsed once: httpx re-parses a relative path on every request.
+        self._chat_url = httpx.URL(base_url + "/chat/completions")
+        self._embeddings_url = httpx.URL(base_url + "/embeddings")
 
     def capabilities(self, model: str) -> Capabilities:
         return Capabilities(embeddings=True, context_window=self._options.context_window)
 
     async def chat(self, request: ChatCompletionRequest) -> ChatCompletion:
-        data = await post_json(self._client, self.name, "/chat/completions", wire.chat_request_body(request, stream=False))
+        data = await post_json(self._client, self.name, self._chat_url, wire.chat_request_body(request, stream=False))
         try:
             return wire.chat_response(data)
         except ValidationError:
@@ -48,7 +51,7 @@ class OpenAIProvider:
 
     async def chat_stream(self, request: ChatCompletionRequest) -> AsyncIterator[ChatCompletionChunk]:
         body = wire.chat_request_body(request, stream=True)
-        async with open_stream(self._client, self.name, "/chat/completions", body) as response:
+        async with open_stream(self._client, self.name, self._chat_url, body) as response:
             done = False
             async for event in iter_sse(iter_lines(self.name, response)):
                 if event.data == "[DONE]":
@@ -69,7 +72,7 @@ class OpenAIProvider:
 
     async def embed(self, request: EmbeddingsRequest) -> EmbeddingsResponse:
         body = wire.embeddings_request_body(request, send_dimensions=self._options.embedding_dimensions)
-        data = await post_json(self._client, self.name, "/embeddings", body)
+        data = await post_json(self._client, self.name, self._embeddings_url, body)
         try:
             return wire.embeddings_response(data)
         except ValidationError:
