@@ -186,3 +186,15 @@ def test_custom_patterns_and_shadowing():
     assert [(f.entity_type) for f in e.scan("badge EMP-123456")] == ["EMPLOYEE_ID"]
     # a phone-shaped run inside an IBAN is not reported separately
     assert [f.entity_type for f in e.scan("NL26 ABNA 0417 8786 14")] in (["IBAN"], [])
+
+
+def test_policy_package_imports_no_aws_sdk_or_web_framework():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, llm_mesh.policy, llm_mesh.policy.guard; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'fastapi', 'starlette', 'mangum')]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
