@@ -7,9 +7,10 @@ keys; Lambda with DynamoDB, Secrets Manager and IAM principals.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from llm_mesh.config.schema import MeshConfig
+from llm_mesh.gateway.pipeline import HookContext, build_hooks
 from llm_mesh.gateway.provider_pool import ProviderPool
 from llm_mesh.gateway.request_log import BackgroundLogWriter, InlineLogWriter, RequestLogWriter
 from llm_mesh.gateway.service import MeshService
@@ -42,6 +43,7 @@ def build_runtime(
     authenticator: Authenticator,
     home: Home = "local",
     background_log: bool | None = None,
+    extras: dict[str, Any] | None = None,
 ) -> MeshRuntime:
     if background_log is None:
         background_log = home == "local"
@@ -50,7 +52,10 @@ def build_runtime(
     )
     providers = ProviderPool(config, secrets)
     unavailable = providers.warm()
-    service = MeshService(config, authenticator, providers, log_writer, health=getattr(stores, "health", None))
+    hooks = build_hooks(HookContext(config=config, stores=stores, secrets=secrets, home=home, extras=dict(extras or {})))
+    service = MeshService(
+        config, authenticator, providers, log_writer, health=getattr(stores, "health", None), hooks=hooks
+    )
     return MeshRuntime(
         config=config, stores=stores, service=service, home=home, log_writer=log_writer,
         unavailable_providers=unavailable,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from llm_mesh.identity import Caller
 
@@ -30,6 +31,9 @@ class RequestContext:
     first_token_at: float | None = None
     tags: dict[str, str] = field(default_factory=dict)
     classifications: set[str] = field(default_factory=set)
+    served_from_cache: bool = False
+    extra_headers: dict[str, str] = field(default_factory=dict)  # set by hooks (cost, cache, sources...)
+    decisions: dict[str, Any] = field(default_factory=dict)  # policy decisions, for the audit trail
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0
@@ -55,5 +59,6 @@ class RequestContext:
             headers["x-mesh-attempts"] = str(self.attempts)
         if self.fallback_reason:
             headers["x-mesh-fallback-reason"] = self.fallback_reason
+        headers.update(self.extra_headers)
         headers["x-mesh-overhead-ms"] = f"{self.overhead_ms():.3f}"
         return headers

@@ -8,10 +8,11 @@ OpenAI and Anthropic shapes, Lambda) call these methods.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from dataclasses import dataclass
-from typing import AsyncIterator, Awaitable, Callable, TypeVar
+from typing import AsyncIterator, Awaitable, Callable, Sequence, TypeVar
 
 from llm_mesh.config.schema import MeshConfig
 from llm_mesh.errors import (
@@ -24,6 +25,8 @@ from llm_mesh.errors import (
     UpstreamTimeout,
 )
 from llm_mesh.gateway.context import RequestContext
+from llm_mesh.gateway.hooks import Outcome, RequestHook
+from llm_mesh.gateway.replay import replay_as_stream
 from llm_mesh.gateway.provider_pool import ProviderPool
 from llm_mesh.gateway.request_log import RequestLogWriter
 from llm_mesh.identity import Authenticator, Caller, InboundIdentity
@@ -41,6 +44,8 @@ from llm_mesh.wire.openai_chat import ChatCompletion, ChatCompletionChunk, ChatC
 from llm_mesh.wire.openai_embeddings import EmbeddingsRequest, EmbeddingsResponse, apply_encoding
 
 T = TypeVar("T")
+
+logger = logging.getLogger("llm_mesh.gateway")
 
 
 def _retryable(error: MeshError) -> bool:
@@ -82,8 +87,10 @@ class MeshService:
         log_writer: RequestLogWriter,
         health: TargetHealthStore | None = None,
         rng: random.Random | None = None,
+        hooks: Sequence[RequestHook] = (),
     ) -> None:
         self.config = config
+        self.hooks = tuple(hooks)
         self.authenticator = authenticator
         self.providers = providers
         self.log_writer = log_writer
@@ -175,43 +182,72 @@ class MeshService:
         raise last_error
 
     # ------------------------------------------------------------ chat
+    async def _before_chat(
+        self, ctx: RequestContext, request: ChatCompletionRequest
+    ) -> tuple[ChatCompletionRequest, ChatCompletion | None, int]:
+        """Run before-hooks; returns (request, short-circuit answer, number of hooks that ran)."""
+        for index, hook in enumerate(self.hooks):
+            result = await hook.before_chat(ctx, request)
+            if isinstance(result, ChatCompletion):
+                ctx.served_from_cache = True
+                return request, result, index
+            request = result
+        return request, None, len(self.hooks)
+
     async def chat(self, ctx: RequestContext, request: ChatCompletionRequest) -> ChatCompletion:
-        ctx.route = request.model
+        request, answer, ran = await self._before_chat(ctx, request)
+        if answer is None:
+            self.authorise_route(ctx.caller, request.model)  # type: ignore[arg-type]
+            ctx.route = request.model
 
-        async def call(attempt: Attempt) -> ChatCompletion:
-            provider = self.providers.get(attempt.provider)
-            upstream = request.model_copy(update={"model": attempt.model, "stream": None, "stream_options": None})
-            return await provider.chat(upstream)
+            async def call(attempt: Attempt) -> ChatCompletion:
+                provider = self.providers.get(attempt.provider)
+                upstream = request.model_copy(update={"model": attempt.model, "stream": None, "stream_options": None})
+                return await provider.chat(upstream)
 
-        facts = self._facts(ctx, Requirements.of_chat(request), lambda: count_messages(request.messages))
-        return await self._with_failover(ctx, facts, call)
+            facts = self._facts(ctx, Requirements.of_chat(request), lambda: count_messages(request.messages))
+            answer = await self._with_failover(ctx, facts, call)
+        for hook in reversed(self.hooks[:ran]):
+            answer = await hook.after_chat(ctx, request, answer)
+        return answer
 
     async def open_chat_stream(self, ctx: RequestContext, request: ChatCompletionRequest) -> ChatStream:
-        """Open a stream, failing over until a target yields its first chunk."""
-        ctx.route = request.model
+        """Open a stream, failing over until a target yields content."""
         ctx.stream = True
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
+        request, answer, ran = await self._before_chat(ctx, request)
+        if answer is not None:
+            stream = ChatStream(head=[], rest=replay_as_stream(answer), include_usage=include_usage)
+        else:
+            self.authorise_route(ctx.caller, request.model)  # type: ignore[arg-type]
+            ctx.route = request.model
 
-        async def call(attempt: Attempt) -> ChatStream:
-            provider = self.providers.get(attempt.provider)
-            upstream = request.model_copy(update={"model": attempt.model})
-            iterator = provider.chat_stream(upstream).__aiter__()
-            head: list[ChatCompletionChunk] = []
-            # Hold back chunks that carry nothing visible (the role chunk): a failure
-            # before real content still lets the next target answer the client.
-            while True:
-                try:
-                    chunk = await iterator.__anext__()
-                except StopAsyncIteration:
-                    raise UpstreamError(f"provider {attempt.provider} ended the stream before any content", code="stream_cut") from None
-                head.append(chunk)
-                if _visible(chunk) or len(head) >= 8:
-                    break
-            ctx.first_token_at = time.perf_counter()
-            return ChatStream(head=head, rest=self._timed(ctx, iterator), include_usage=include_usage)
+            async def call(attempt: Attempt) -> ChatStream:
+                provider = self.providers.get(attempt.provider)
+                upstream = request.model_copy(update={"model": attempt.model})
+                iterator = provider.chat_stream(upstream).__aiter__()
+                head: list[ChatCompletionChunk] = []
+                # Hold back chunks that carry nothing visible (the role chunk): a failure
+                # before real content still lets the next target answer the client.
+                while True:
+                    try:
+                        chunk = await iterator.__anext__()
+                    except StopAsyncIteration:
+                        raise UpstreamError(
+                            f"provider {attempt.provider} ended the stream before any content", code="stream_cut"
+                        ) from None
+                    head.append(chunk)
+                    if _visible(chunk) or len(head) >= 8:
+                        break
+                ctx.first_token_at = time.perf_counter()
+                return ChatStream(head=head, rest=self._timed(ctx, iterator), include_usage=include_usage)
 
-        facts = self._facts(ctx, Requirements.of_chat(request), lambda: count_messages(request.messages))
-        return await self._with_failover(ctx, facts, call)
+            facts = self._facts(ctx, Requirements.of_chat(request), lambda: count_messages(request.messages))
+            stream = await self._with_failover(ctx, facts, call)
+        wrapped = stream.chunks()
+        for hook in reversed(self.hooks[:ran]):
+            wrapped = hook.wrap_stream(ctx, request, wrapped)
+        return ChatStream(head=[], rest=wrapped, include_usage=include_usage)
 
     async def _timed(self, ctx: RequestContext, iterator: AsyncIterator[T]) -> AsyncIterator[T]:
         """Count time spent waiting on the upstream as upstream time."""
@@ -230,6 +266,9 @@ class MeshService:
 
     # ------------------------------------------------------------ embeddings
     async def embeddings(self, ctx: RequestContext, request: EmbeddingsRequest) -> EmbeddingsResponse:
+        for hook in self.hooks:
+            request = await hook.before_embeddings(ctx, request)
+        self.authorise_route(ctx.caller, request.model)  # type: ignore[arg-type]
         ctx.route = request.model
 
         async def call(attempt: Attempt) -> EmbeddingsResponse:
@@ -241,7 +280,21 @@ class MeshService:
         return apply_encoding(response, request.encoding_format)
 
     # ------------------------------------------------------------ accounting
-    def record(self, ctx: RequestContext, status: int, usage: Usage | None = None, error: MeshError | None = None) -> None:
+    def record(
+        self,
+        ctx: RequestContext,
+        status: int,
+        usage: Usage | None = None,
+        error: MeshError | None = None,
+        completion: ChatCompletion | None = None,
+    ) -> None:
+        """The request is over: let every hook account for it, then log it."""
+        outcome = Outcome(status=status, usage=usage, error=error, completion=completion, served_from_cache=ctx.served_from_cache)
+        for hook in self.hooks:
+            try:
+                hook.on_complete(ctx, outcome)
+            except Exception:
+                logger.exception("hook %s failed to account for %s", getattr(hook, "name", hook), ctx.request_id)
         if not self.config.server.request_log:
             return
         caller = ctx.caller

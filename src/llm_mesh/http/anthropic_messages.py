@@ -46,7 +46,6 @@ def mount(app: FastAPI, runtime: MeshRuntime) -> None:
         try:
             service.authenticate(ctx, inbound_identity(request, runtime.home, allow_x_api_key=True))
             anthropic_request, canonical = parse_messages_request(await read_json(request, limit))
-            service.authorise_route(ctx.caller, canonical.model)  # type: ignore[arg-type]
             if canonical.stream:
                 # Anthropic streams always report usage; ask for it upstream too.
                 canonical = canonical.model_copy(update={"stream_options": StreamOptions(include_usage=True)})
@@ -60,7 +59,7 @@ def mount(app: FastAPI, runtime: MeshRuntime) -> None:
         except MeshError as error:
             service.record(ctx, error.status, error=error)
             return _error(error, ctx)
-        service.record(ctx, 200, completion.usage)
+        service.record(ctx, 200, completion.usage, completion=completion)
         return JSONResponse(to_anthropic_message(completion, anthropic_request.model), headers=ctx.response_headers())
 
     async def _events(ctx: RequestContext, stream: ChatStream, model: str) -> AsyncIterator[bytes]:

@@ -121,7 +121,6 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
         try:
             service.authenticate(ctx, inbound_identity(request, runtime.home))
             chat_request = validate(ChatCompletionRequest, await read_json(request, limit))
-            service.authorise_route(ctx.caller, chat_request.model)  # type: ignore[arg-type]
             if chat_request.stream:
                 stream = await service.open_chat_stream(ctx, chat_request)
                 return StreamingResponse(
@@ -134,7 +133,7 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
             service.record(ctx, error.status, error=error)
             return error_response(error, ctx)
         content = completion.model_dump_json(exclude_none=True).encode()
-        service.record(ctx, 200, completion.usage)
+        service.record(ctx, 200, completion.usage, completion=completion)
         return _json(content, ctx)
 
     async def _sse_chat(ctx: RequestContext, stream: ChatStream) -> AsyncIterator[bytes]:
@@ -168,7 +167,6 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
         try:
             service.authenticate(ctx, inbound_identity(request, runtime.home))
             embeddings_request = validate(EmbeddingsRequest, await read_json(request, limit))
-            service.authorise_route(ctx.caller, embeddings_request.model)  # type: ignore[arg-type]
             response = await service.embeddings(ctx, embeddings_request)
         except MeshError as error:
             service.record(ctx, error.status, error=error)
