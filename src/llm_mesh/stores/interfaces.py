@@ -9,7 +9,7 @@ in-process and Lambda serves one request per instance at a time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,8 @@ class StoreBundle(Protocol):
 
     keys: ApiKeyStore
     request_log: RequestLogStore
+    health: TargetHealthStore
+    audit: AuditStore
 
     def ping(self) -> bool:
         """True when the backing store answers (used by /health)."""
@@ -114,4 +116,91 @@ class TargetHealthStore(Protocol):
 
     def record_success(self, target: str) -> None:
         """Close the circuit and clear the failure count."""
+        ...
+
+
+GENESIS_HASH = "0" * 64  # prev_hash of the first record of every audit partition
+
+
+@dataclass(frozen=True)
+class AuditDraft:
+    """What the gateway knows about one request; the audit store adds seq and the hashes."""
+
+    partition: str  # chain the record joins, e.g. the app name or "app#YYYY-MM-DD"
+    record_id: str  # usually the request id
+    timestamp: float  # epoch seconds
+    app: str
+    principal: str  # IAM principal ARN or API key id
+    purpose: str | None  # the purpose tag, when the app sent one
+    route: str
+    provider: str
+    model: str
+    endpoint: str  # "chat.completions", "embeddings", "messages"...
+    status: int
+    decisions: dict[str, Any] = field(default_factory=dict)  # policy decisions (JSON values only)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: str = "0"  # decimal string, never a float
+    latency_ms: float = 0.0
+    config_version: str = ""
+    payload: str | None = None  # already encrypted/serialized by the caller; opaque here
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One link of a partition's hash chain. ``hash`` is sha256 over the canonical JSON of
+    every other field (llm_mesh.audit.chain), ``prev_hash`` the hash of record ``seq - 1``."""
+
+    partition: str
+    seq: int  # 1, 2, 3... within the partition, no gaps
+    record_id: str
+    timestamp: float
+    app: str
+    principal: str
+    purpose: str | None
+    route: str
+    provider: str
+    model: str
+    endpoint: str
+    status: int
+    decisions: dict[str, Any]
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: str
+    latency_ms: float
+    config_version: str
+    payload: str | None
+    prev_hash: str
+    hash: str
+
+
+class AuditStore(Protocol):
+    """Append-only, tamper-evident audit trail: there is no update and no delete."""
+
+    def append(self, draft: AuditDraft) -> AuditRecord:
+        """Add a record at the end of ``draft.partition`` (seq = last + 1, prev_hash = last hash,
+        genesis ``GENESIS_HASH``); safe under concurrent appends from any number of instances."""
+        ...
+
+    def query(
+        self,
+        app: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        model: str | None = None,
+        limit: int = 100,
+    ) -> list[AuditRecord]:
+        """Newest first; ``since`` inclusive, ``until`` exclusive (epoch seconds)."""
+        ...
+
+    def partition_records(self, partition: str) -> list[AuditRecord]:
+        """Every record of one partition, by seq ascending."""
+        ...
+
+    def head(self, partition: str) -> AuditRecord | None:
+        """The last record of a partition (an anchor to keep elsewhere), None when empty."""
+        ...
+
+    def partitions(self) -> list[str]:
+        """Every partition name, sorted."""
         ...

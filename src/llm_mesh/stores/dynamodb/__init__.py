@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from llm_mesh.stores.dynamodb.admin import create_tables, table_definition
+from llm_mesh.stores.dynamodb.audit import DynamoAuditStore
 from llm_mesh.stores.dynamodb.client import client_config, make_client, resolve_table_names
+from llm_mesh.stores.dynamodb.health import DynamoTargetHealthStore
 from llm_mesh.stores.dynamodb.keys import DynamoApiKeyStore
 from llm_mesh.stores.dynamodb.request_log import DEFAULT_RETENTION_DAYS, DynamoRequestLogStore
 
@@ -30,6 +32,10 @@ class DynamoStores:
         self.table_names = dict(table_names)
         self.keys = DynamoApiKeyStore(client, self.table_names["keys"])
         self.request_log = DynamoRequestLogStore(client, self.table_names["requests"], retention_days=retention_days)
+        # Optional tables (see tables.py): None when no name was given for them.
+        health, audit = self.table_names.get("health"), self.table_names.get("audit")
+        self.health = DynamoTargetHealthStore(client, health) if health else None
+        self.audit = DynamoAuditStore(client, audit) if audit else None
 
     def ping(self) -> bool:
         """One DescribeTable on the keys table; False on any error, never raises."""

@@ -39,16 +39,17 @@ def create_tables(client: Any, table_names: Mapping[str, str], *, timeout_s: flo
     """Create every table in ``TABLES`` (logical -> physical name from ``table_names``),
     wait until each is ACTIVE, and enable TTL where the spec has one. Tables that
     already exist are left as they are."""
-    missing = [spec.logical for spec in TABLES if spec.logical not in table_names]
+    missing = [spec.logical for spec in TABLES if spec.logical not in table_names and not spec.optional]
     if missing:
         raise ValueError(f"no physical table name for: {', '.join(missing)}")
-    for spec in TABLES:
+    specs = [spec for spec in TABLES if spec.logical in table_names]  # optional tables may be left out
+    for spec in specs:
         try:
             client.create_table(**table_definition(spec, table_names[spec.logical]))
         except client.exceptions.ResourceInUseException:
             pass
     deadline = time.monotonic() + timeout_s
-    for spec in TABLES:
+    for spec in specs:
         name = table_names[spec.logical]
         _wait_active(client, name, deadline)
         if spec.ttl_attribute:

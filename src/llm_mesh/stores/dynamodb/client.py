@@ -34,7 +34,8 @@ def make_client(
 def resolve_table_names(
     table_names: Mapping[str, str] | None = None, environ: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """Physical table name per logical name: explicit ones first, then ``MESH_TABLE_<LOGICAL>``."""
+    """Physical table name per logical name: explicit ones first, then ``MESH_TABLE_<LOGICAL>``.
+    Optional tables without a name are left out."""
     environ = os.environ if environ is None else environ
     given = dict(table_names or {})
     unknown = set(given) - {spec.logical for spec in TABLES}
@@ -46,7 +47,7 @@ def resolve_table_names(
         name = given.get(spec.logical) or environ.get(spec.env_var)
         if name:
             resolved[spec.logical] = name
-        else:
+        elif not spec.optional:
             missing.append(spec.env_var)
     if missing:
         raise ValueError(

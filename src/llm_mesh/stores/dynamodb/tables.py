@@ -27,6 +27,9 @@ class TableSpec:
     sort_key_type: str = "S"
     indexes: tuple[Index, ...] = ()
     ttl_attribute: str | None = None
+    # Optional tables may be left out of explicit table names / the environment (the bundle
+    # then has no such store, e.g. ``health is None``); the CDK app still creates them all.
+    optional: bool = False
 
     @property
     def env_var(self) -> str:
@@ -52,4 +55,23 @@ REQUESTS = TableSpec(
     ttl_attribute="expires_at",
 )
 
-TABLES: tuple[TableSpec, ...] = (KEYS, REQUESTS)
+# Shared circuit-breaker state, one item per routing target ("provider/model").
+# expires_at (TTL) is set past the end of the window and cool-down by a day.
+HEALTH = TableSpec(
+    logical="health",
+    partition_key="target",
+    ttl_attribute="expires_at",
+    optional=True,
+)
+
+# Audit hash chains: one item per record, (partition, seq); no TTL (append-only, kept).
+AUDIT = TableSpec(
+    logical="audit",
+    partition_key="partition",
+    sort_key="seq",
+    sort_key_type="N",
+    indexes=(Index("by_app_time", "app", "ts", "N"),),
+    optional=True,
+)
+
+TABLES: tuple[TableSpec, ...] = (KEYS, REQUESTS, HEALTH, AUDIT)

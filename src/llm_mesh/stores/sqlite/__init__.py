@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from llm_mesh.stores.sqlite.audit import SqliteAuditStore
 from llm_mesh.stores.sqlite.connection import SqliteDatabase
+from llm_mesh.stores.sqlite.health import SqliteTargetHealthStore
 from llm_mesh.stores.sqlite.keys import SqliteApiKeyStore
 from llm_mesh.stores.sqlite.request_log import SqliteRequestLogStore
 
@@ -19,6 +21,8 @@ class SqliteStores:
         self.path = db.path
         self.keys = SqliteApiKeyStore(db)
         self.request_log = SqliteRequestLogStore(db)
+        self.health = SqliteTargetHealthStore(db)
+        self.audit = SqliteAuditStore(db)
 
     def ping(self) -> bool:
         return self._db.ping()

@@ -1,0 +1,214 @@
+"""The audit hash chain: canonical bytes, hashing, sealing and verification (pure, no I/O).
+
+Every record of a partition carries ``prev_hash``, the hash of the record before it
+(``GENESIS_HASH`` for seq 1), and ``hash`` = sha256 over the canonical JSON of all its
+other fields. Changing any field breaks the record's own hash; removing a record
+leaves a seq gap (or, for the last one, a head that no longer matches a kept anchor);
+inserting or reordering records breaks seq order, hashes or links.
+
+Canonical JSON: keys sorted, no whitespace, UTF-8, no NaN/Infinity; ints as ints,
+floats as Python's shortest round-trip repr (both stores return floats bit-exact),
+``decisions`` normalised to plain JSON values before hashing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, Iterable, Mapping
+
+from llm_mesh.stores.interfaces import GENESIS_HASH, AuditDraft, AuditRecord
+
+__all__ = [
+    "GENESIS_HASH",
+    "HASHED_FIELDS",
+    "Problem",
+    "canonical_bytes",
+    "compute_hash",
+    "daily_partition",
+    "normalize_draft",
+    "seal",
+    "verify_chain",
+]
+
+HASHED_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(AuditRecord) if f.name != "hash")
+_DRAFT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(AuditDraft))
+
+_INT_FIELDS = frozenset({"seq", "status", "prompt_tokens", "completion_tokens"})
+_FLOAT_FIELDS = frozenset({"timestamp", "latency_ms"})
+_OPTIONAL_STR_FIELDS = frozenset({"purpose", "payload"})
+
+# Problem kinds
+CHANGED = "changed"  # the record's hash does not match its fields
+MISSING = "missing"  # a seq gap: records removed
+BROKEN_LINK = "broken_link"  # prev_hash is not the hash of the record before
+OUT_OF_ORDER = "out_of_order"  # seq not increasing in chain order
+DUPLICATE = "duplicate"  # two records with one seq
+WRONG_PARTITION = "wrong_partition"  # a record claims another partition
+BAD_SEQ = "bad_seq"  # seq below 1
+TRUNCATED = "truncated"  # the chain ends before a kept anchor (last records removed)
+
+
+@dataclass(frozen=True)
+class Problem:
+    partition: str
+    seq: int
+    kind: str
+    detail: str
+
+
+def daily_partition(app: str, timestamp: float) -> str:
+    """The usual partition: one chain per app per UTC day, e.g. ``"support#2025-01-31"``."""
+    day = datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d")
+    return f"{app}#{day}"
+
+
+def _json_value(value: Any, where: str) -> Any:
+    """A plain JSON value (dict with str keys, list, str, int, finite float, bool, None)."""
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{where}: non-finite number {value!r}")
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _json_value(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
+        return [_json_value(v, f"{where}[]") for v in items]
+    raise TypeError(f"{where}: {type(value).__name__} is not a JSON value")
+
+
+def _field_value(name: str, value: Any) -> Any:
+    if name in _INT_FIELDS:
+        if isinstance(value, bool) or int(value) != value:
+            raise ValueError(f"{name} must be an integer, got {value!r}")
+        return int(value)
+    if name in _FLOAT_FIELDS:
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"{name} must be finite, got {value!r}")
+        return number
+    if name == "decisions":
+        return _json_value(dict(value or {}), "decisions")
+    if name == "cost_usd":
+        text = str(value)
+        try:
+            if not Decimal(text).is_finite():
+                raise ValueError
+        except (InvalidOperation, ValueError):
+            raise ValueError(f"cost_usd must be a finite decimal string, got {value!r}") from None
+        return text
+    if name in _OPTIONAL_STR_FIELDS and value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {type(value).__name__}")
+    return value
+
+
+def normalize_draft(draft: AuditDraft | AuditRecord | Mapping[str, Any]) -> dict[str, Any]:
+    """The draft's fields with the types the chain hashes (ints, floats, JSON decisions, decimal
+    string cost). Raises ValueError/TypeError on values that could not round-trip a store."""
+    get = draft.get if isinstance(draft, Mapping) else (lambda name, default=None: getattr(draft, name, default))
+    values = {name: _field_value(name, get(name)) for name in _DRAFT_FIELDS}
+    if not values["partition"]:
+        raise ValueError("partition must not be empty")
+    if not values["app"]:
+        raise ValueError("app must not be empty")
+    return values
+
+
+def canonical_bytes(record: AuditRecord | Mapping[str, Any]) -> bytes:
+    """The bytes that are hashed: canonical JSON of every field but ``hash``."""
+    get = record.get if isinstance(record, Mapping) else (lambda name: getattr(record, name))
+    body = {name: _field_value(name, get(name)) for name in HASHED_FIELDS}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
+        "utf-8"
+    )
+
+
+def compute_hash(record: AuditRecord | Mapping[str, Any]) -> str:
+    """sha256 hex of ``canonical_bytes(record)`` (the record's own ``hash`` is ignored)."""
+    return hashlib.sha256(canonical_bytes(record)).hexdigest()
+
+
+def seal(draft: AuditDraft | AuditRecord | Mapping[str, Any], seq: int, prev_hash: str) -> AuditRecord:
+    """The record a draft becomes at position ``seq`` after a record hashed ``prev_hash``."""
+    if seq < 1:
+        raise ValueError(f"seq starts at 1, got {seq}")
+    values = normalize_draft(draft)
+    values["seq"] = int(seq)
+    values["prev_hash"] = prev_hash
+    values["hash"] = compute_hash(values)
+    return AuditRecord(**values)
+
+
+def verify_chain(
+    records: Iterable[AuditRecord],
+    partition: str | None = None,
+    anchor: tuple[int, str] | None = None,
+) -> list[Problem]:
+    """Problems in one partition's records, given in chain order (seq ascending, as
+    ``AuditStore.partition_records`` returns them). ``partition`` defaults to the first
+    record's; ``anchor`` is a (seq, hash) head kept elsewhere, which catches removal of
+    the last records. An empty list means the chain is intact."""
+    problems: list[Problem] = []
+    prev: AuditRecord | None = None
+    by_seq: dict[int, AuditRecord] = {}
+    for record in records:
+        if partition is None:
+            partition = record.partition
+        seq = record.seq
+
+        def report(kind: str, detail: str, at: int = seq) -> None:
+            problems.append(Problem(partition or record.partition, at, kind, detail))
+
+        if record.partition != partition:
+            report(WRONG_PARTITION, f"record claims partition {record.partition!r}")
+        try:
+            expected = compute_hash(record)
+        except (TypeError, ValueError) as exc:
+            expected = f"<unhashable: {exc}>"
+        if expected != record.hash:
+            report(CHANGED, f"stored hash {record.hash[:16]}... != computed {expected[:16]}...")
+        by_seq.setdefault(seq, record)
+
+        if prev is None:
+            if seq < 1:
+                report(BAD_SEQ, "seq below 1")
+            elif seq > 1:
+                report(MISSING, f"records 1..{seq - 1} missing before the first record", at=1)
+            elif record.prev_hash != GENESIS_HASH:
+                report(BROKEN_LINK, "first record does not start from the genesis hash")
+        elif seq == prev.seq:
+            report(DUPLICATE, f"seq {seq} appears twice")
+        elif seq < prev.seq:
+            report(OUT_OF_ORDER, f"seq {seq} follows seq {prev.seq}")
+        elif seq > prev.seq + 1:
+            gap = f"{prev.seq + 1}" if seq == prev.seq + 2 else f"{prev.seq + 1}..{seq - 1}"
+            report(MISSING, f"record(s) {gap} missing", at=prev.seq + 1)
+        elif record.prev_hash != prev.hash:
+            report(BROKEN_LINK, f"prev_hash does not match the hash of record {prev.seq}")
+        if prev is None or seq > prev.seq:
+            prev = record
+
+    if anchor is not None:
+        anchor_seq, anchor_hash = anchor
+        held = by_seq.get(anchor_seq)
+        name = partition or ""
+        if held is None:
+            last = prev.seq if prev is not None else 0
+            problems.append(
+                Problem(name, anchor_seq, TRUNCATED, f"anchor at seq {anchor_seq} but the chain ends at seq {last}")
+            )
+        elif held.hash != anchor_hash:
+            problems.append(Problem(name, anchor_seq, CHANGED, "record does not match the kept anchor hash"))
+    return problems

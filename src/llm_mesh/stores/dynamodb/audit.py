@@ -1,0 +1,235 @@
+"""Audit trail in DynamoDB (table ``audit``: partition key ``partition``, sort key ``seq`` (N);
+GSI by_app_time (app, ts); no TTL).
+
+append() reads the partition's last record (Query, newest first, Limit 1, strongly
+consistent) and writes record seq + 1 with a conditional PutItem
+(``attribute_not_exists``): two instances appending at once cannot both take a seq.
+The loser gets the winner's item back (``ReturnValuesOnConditionCheckFailure``),
+chains onto it and tries the next seq. Records are immutable once written, so a
+record's prev_hash is always the hash of the record really stored before it.
+
+Reads for admins: ``query`` with an app uses the GSI; without one, and
+``partitions()``, Scan the table (admin credentials; the functions only append).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from typing import Any, Iterator
+
+from llm_mesh.audit.chain import normalize_draft, seal
+from llm_mesh.stores.dynamodb import codec
+from llm_mesh.stores.dynamodb.codec import Item
+from llm_mesh.stores.interfaces import GENESIS_HASH, AuditDraft, AuditRecord
+
+MAX_ATTEMPTS = 64
+
+
+def _item(record: AuditRecord) -> Item:
+    item: Item = {
+        "partition": codec.s(record.partition),
+        "seq": codec.num(record.seq),
+        "record_id": codec.s(record.record_id),
+        "ts": codec.num(record.timestamp),
+        "app": codec.s(record.app),
+        "principal": codec.s(record.principal),
+        "route": codec.s(record.route),
+        "provider": codec.s(record.provider),
+        "model": codec.s(record.model),
+        "endpoint": codec.s(record.endpoint),
+        "status": codec.num(record.status),
+        "decisions": codec.s(json.dumps(record.decisions, sort_keys=True, separators=(",", ":"), ensure_ascii=False)),
+        "prompt_tokens": codec.num(record.prompt_tokens),
+        "completion_tokens": codec.num(record.completion_tokens),
+        "cost_usd": codec.s(record.cost_usd),
+        "latency_ms": codec.num(record.latency_ms),
+        "config_version": codec.s(record.config_version),
+        "prev_hash": codec.s(record.prev_hash),
+        "hash": codec.s(record.hash),
+    }
+    if record.purpose is not None:
+        item["purpose"] = codec.s(record.purpose)
+    if record.payload is not None:
+        item["payload"] = codec.s(record.payload)
+    return item
+
+
+def _record(item: Item) -> AuditRecord:
+    decisions = codec.get_str(item, "decisions")
+    return AuditRecord(
+        partition=codec.get_str(item, "partition"),
+        seq=codec.get_int(item, "seq"),
+        record_id=codec.get_str(item, "record_id", ""),
+        timestamp=codec.get_float(item, "ts", 0.0),
+        app=codec.get_str(item, "app", ""),
+        principal=codec.get_str(item, "principal", ""),
+        purpose=codec.get_str(item, "purpose"),
+        route=codec.get_str(item, "route", ""),
+        provider=codec.get_str(item, "provider", ""),
+        model=codec.get_str(item, "model", ""),
+        endpoint=codec.get_str(item, "endpoint", ""),
+        status=codec.get_int(item, "status", 0),
+        decisions=json.loads(decisions) if decisions else {},
+        prompt_tokens=codec.get_int(item, "prompt_tokens", 0),
+        completion_tokens=codec.get_int(item, "completion_tokens", 0),
+        cost_usd=codec.get_str(item, "cost_usd", "0"),
+        latency_ms=codec.get_float(item, "latency_ms", 0.0),
+        config_version=codec.get_str(item, "config_version", ""),
+        payload=codec.get_str(item, "payload"),
+        prev_hash=codec.get_str(item, "prev_hash", ""),
+        hash=codec.get_str(item, "hash", ""),
+    )
+
+
+def _newest_first(record: AuditRecord) -> tuple:
+    return (-record.timestamp, record.partition, -record.seq)
+
+
+class DynamoAuditStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    # -- append --------------------------------------------------------------
+    def append(self, draft: AuditDraft) -> AuditRecord:
+        values = normalize_draft(draft)  # validate before any I/O
+        last = self.head(values["partition"])
+        conflict = self._client.exceptions.ConditionalCheckFailedException
+        for attempt in range(MAX_ATTEMPTS):
+            seq, prev_hash = (1, GENESIS_HASH) if last is None else (last.seq + 1, last.hash)
+            record = seal(values, seq, prev_hash)
+            try:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=_item(record),
+                    ConditionExpression="attribute_not_exists(#p)",
+                    ExpressionAttributeNames={"#p": "partition"},
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                return record
+            except conflict as exc:
+                # Another writer took this seq: chain onto its record (or re-read the head).
+                item = getattr(exc, "response", {}).get("Item")
+                last = _record(item) if item else self.head(values["partition"])
+                if attempt >= 2:
+                    time.sleep(random.uniform(0, min(0.002 * 2**attempt, 0.05)))
+        raise RuntimeError(
+            f"could not append to audit partition {values['partition']!r}: {MAX_ATTEMPTS} conflicting attempts"
+        )
+
+    # -- reads ---------------------------------------------------------------
+    def _pages(self, operation: str, **kwargs: Any) -> Iterator[Item]:
+        call = getattr(self._client, operation)
+        while True:
+            response = call(**kwargs)
+            yield from response.get("Items", [])
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            kwargs["ExclusiveStartKey"] = last
+
+    def head(self, partition: str) -> AuditRecord | None:
+        response = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="#p = :p",
+            ExpressionAttributeNames={"#p": "partition"},
+            ExpressionAttributeValues={":p": codec.s(partition)},
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = response.get("Items", [])
+        return _record(items[0]) if items else None
+
+    def partition_records(self, partition: str) -> list[AuditRecord]:
+        items = self._pages(
+            "query",
+            TableName=self._table,
+            KeyConditionExpression="#p = :p",
+            ExpressionAttributeNames={"#p": "partition"},
+            ExpressionAttributeValues={":p": codec.s(partition)},
+            ScanIndexForward=True,
+            ConsistentRead=True,
+        )
+        return [_record(item) for item in items]
+
+    def partitions(self) -> list[str]:
+        items = self._pages(
+            "scan", TableName=self._table, ProjectionExpression="#p", ExpressionAttributeNames={"#p": "partition"}
+        )
+        return sorted({codec.get_str(item, "partition") for item in items})
+
+    def query(
+        self,
+        app: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        model: str | None = None,
+        limit: int = 100,
+    ) -> list[AuditRecord]:
+        """Newest first; ``since`` inclusive, ``until`` exclusive. With ``app``: a Query on
+        by_app_time; without: a Scan (admin use)."""
+        if limit <= 0:
+            return []
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        filters: list[str] = []
+        if model is not None:
+            names["#m"] = "model"
+            values[":m"] = codec.s(model)
+            filters.append("#m = :m")
+
+        if app is not None:
+            names |= {"#app": "app", "#ts": "ts"}
+            values[":app"] = codec.s(app)
+            key = "#app = :app"
+            if since is not None and until is not None:
+                key += " AND #ts BETWEEN :since AND :until"  # inclusive: ts == until dropped below
+                values |= {":since": codec.num(float(since)), ":until": codec.num(float(until))}
+            elif since is not None:
+                key += " AND #ts >= :since"
+                values[":since"] = codec.num(float(since))
+            elif until is not None:
+                key += " AND #ts < :until"
+                values[":until"] = codec.num(float(until))
+            kwargs: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": "by_app_time",
+                "KeyConditionExpression": key,
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+                "ScanIndexForward": False,
+            }
+            if filters:
+                kwargs["FilterExpression"] = " AND ".join(filters)
+            found: list[AuditRecord] = []
+            for item in self._pages("query", **kwargs):
+                record = _record(item)
+                if until is not None and record.timestamp >= until:
+                    continue
+                found.append(record)
+                if len(found) >= limit:
+                    break
+            found.sort(key=_newest_first)
+            return found
+
+        if since is not None:
+            names["#ts"] = "ts"
+            values[":since"] = codec.num(float(since))
+            filters.append("#ts >= :since")
+        if until is not None:
+            names["#ts"] = "ts"
+            values[":until"] = codec.num(float(until))
+            filters.append("#ts < :until")
+        kwargs = {"TableName": self._table}
+        if filters:
+            kwargs |= {
+                "FilterExpression": " AND ".join(filters),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        records = [_record(item) for item in self._pages("scan", **kwargs)]
+        records.sort(key=_newest_first)
+        return records[:limit]
