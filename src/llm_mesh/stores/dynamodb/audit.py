@@ -24,7 +24,7 @@ from llm_mesh.stores.dynamodb import codec
 from llm_mesh.stores.dynamodb.codec import Item
 from llm_mesh.stores.interfaces import GENESIS_HASH, AuditDraft, AuditRecord
 
-MAX_ATTEMPTS = 64
+APPEND_TIMEOUT_S = 10.0  # give up on one append after this long losing seq races
 
 
 def _item(record: AuditRecord) -> Item:
@@ -88,16 +88,20 @@ def _newest_first(record: AuditRecord) -> tuple:
 
 
 class DynamoAuditStore:
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: Any, table_name: str, *, append_timeout_s: float = APPEND_TIMEOUT_S) -> None:
         self._client = client
         self._table = table_name
+        self._append_timeout_s = append_timeout_s
+        self.conflicts = 0  # seq races lost by this instance (a contention metric)
 
     # -- append --------------------------------------------------------------
     def append(self, draft: AuditDraft) -> AuditRecord:
         values = normalize_draft(draft)  # validate before any I/O
         last = self.head(values["partition"])
         conflict = self._client.exceptions.ConditionalCheckFailedException
-        for attempt in range(MAX_ATTEMPTS):
+        deadline = time.monotonic() + self._append_timeout_s
+        attempt = 0
+        while True:
             seq, prev_hash = (1, GENESIS_HASH) if last is None else (last.seq + 1, last.hash)
             record = seal(values, seq, prev_hash)
             try:
@@ -111,13 +115,17 @@ class DynamoAuditStore:
                 return record
             except conflict as exc:
                 # Another writer took this seq: chain onto its record (or re-read the head).
+                attempt += 1
+                self.conflicts += 1
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"could not append to audit partition {values['partition']!r}:"
+                        f" {attempt} conflicting attempts in {self._append_timeout_s:g}s"
+                    ) from exc
                 item = getattr(exc, "response", {}).get("Item")
                 last = _record(item) if item else self.head(values["partition"])
-                if attempt >= 2:
-                    time.sleep(random.uniform(0, min(0.002 * 2**attempt, 0.05)))
-        raise RuntimeError(
-            f"could not append to audit partition {values['partition']!r}: {MAX_ATTEMPTS} conflicting attempts"
-        )
+                if attempt >= 3:  # small jitter only: long back-offs starve the losers
+                    time.sleep(random.uniform(0, 0.004))
 
     # -- reads ---------------------------------------------------------------
     def _pages(self, operation: str, **kwargs: Any) -> Iterator[Item]:
@@ -182,9 +190,11 @@ class DynamoAuditStore:
             filters.append("#m = :m")
 
         if app is not None:
-            names |= {"#app": "app", "#ts": "ts"}
+            names["#app"] = "app"
             values[":app"] = codec.s(app)
             key = "#app = :app"
+            if since is not None or until is not None:
+                names["#ts"] = "ts"
             if since is not None and until is not None:
                 key += " AND #ts BETWEEN :since AND :until"  # inclusive: ts == until dropped below
                 values |= {":since": codec.num(float(since)), ":until": codec.num(float(until))}
