@@ -380,3 +380,39 @@ def test_dynamodb_bundle_exposes_audit_and_health(dynamodb_local_endpoint, dynam
         assert bundle.health is None and bundle.audit is None and bundle.ping()
     for name in names.values():
         dynamodb_local_client.delete_table(TableName=name)
+
+
+def test_dynamodb_appends_without_old_item_on_conflict(dynamodb_local_endpoint, dynamodb_local_client):
+    from llm_mesh.stores.dynamodb.audit import DynamoAuditStore
+    from llm_mesh.stores.dynamodb.client import make_client
+    from llm_mesh.stores.dynamodb.tables import AUDIT
+
+    from tests.stores.test_health_contract import StripOldItem, create_table
+
+    name = f"audit-{MODULE_TAG}-strip"
+    create_table(dynamodb_local_client, AUDIT, name)
+    clients = [
+        make_client(endpoint_url=dynamodb_local_endpoint, region_name="us-east-1", session=_dynamo_session())
+        for _ in range(4)
+    ]
+    stores = [DynamoAuditStore(StripOldItem(c), name) for c in clients]
+    errors: list[BaseException] = []
+
+    def work(w: int) -> None:
+        try:
+            for i in range(10):
+                stores[w].append(draft(w * 100 + i, "hot"))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert [r.seq for r in stores[0].partition_records("hot")] == list(range(1, 41))
+    assert verify_store(stores[0]).ok
+    for c in clients:
+        c.close()
+    dynamodb_local_client.delete_table(TableName=name)

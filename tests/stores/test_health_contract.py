@@ -248,3 +248,46 @@ def test_bundles_expose_health(tmp_path):
     with open_sqlite_stores(tmp_path / "m.db") as bundle:
         bundle.health.record_failure("x/y", T0, 2, 60, 30)
         assert bundle.health.get_health(["x/y"])["x/y"].failures == 1
+
+
+class StripOldItem:
+    """A DynamoDB client whose conditional-check failures carry no item, as when the
+    service ignores ReturnValuesOnConditionCheckFailure: the store must re-read instead."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+        self.exceptions = client.exceptions
+
+    def __getattr__(self, name):
+        call = getattr(self._client, name)
+        if name not in ("update_item", "put_item"):
+            return call
+
+        def wrapped(**kwargs):
+            try:
+                return call(**kwargs)
+            except self._client.exceptions.ConditionalCheckFailedException as exc:
+                exc.response.pop("Item", None)
+                raise
+
+        return wrapped
+
+
+def test_dynamodb_without_old_item_on_conflict(dynamodb_local_endpoint, dynamodb_local_client):
+    from llm_mesh.stores.dynamodb.client import make_client
+    from llm_mesh.stores.dynamodb.health import DynamoTargetHealthStore
+    from llm_mesh.stores.dynamodb.tables import HEALTH
+
+    name = f"health-{MODULE_TAG}-strip"
+    create_table(dynamodb_local_client, HEALTH, name)
+    client = make_client(endpoint_url=dynamodb_local_endpoint, region_name="us-east-1", session=_dynamo_session())
+    store = DynamoTargetHealthStore(StripOldItem(client), name)
+    reference = InMemoryHealthStore()
+    rng = random.Random(5)
+    now = T0
+    for step in range(60):
+        now += rng.choice([1, 10, 31, 70])
+        expected = reference.record_failure("a/x", now, 3, 30.0, 25.0)
+        assert store.record_failure("a/x", now, 3, 30.0, 25.0) == expected, step
+    client.close()
+    dynamodb_local_client.delete_table(TableName=name)
