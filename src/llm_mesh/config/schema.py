@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from llm_mesh.policy.config import PolicyConfig
+from llm_mesh.policy.governance import GovernanceConfig
 from llm_mesh.providers.catalog import PROVIDER_KINDS, validate_provider_options
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
@@ -225,6 +227,8 @@ class MeshConfig(Strict):
     routes: dict[str, RouteConfig] = Field(default_factory=dict)
     apps: dict[str, AppConfig] = Field(default_factory=dict)
     models: dict[str, ModelEntry] = Field(default_factory=dict, description="the model registry")
+    policies: dict[str, PolicyConfig] = Field(default_factory=dict, description="named PII/secret policies")
+    governance: GovernanceConfig = Field(default_factory=GovernanceConfig, description="policy bindings, residency, audit")
 
     @model_validator(mode="after")
     def _references(self) -> "MeshConfig":
@@ -244,6 +248,7 @@ class MeshConfig(Strict):
                 if target.route is not None and target.route not in self.routes:
                     problems.append(f"{where}.route: unknown route {target.route!r}")
         problems.extend(_route_cycles(self.routes))
+        problems.extend(self.governance.problems(self))
         seen_principals: dict[str, str] = {}
         for app_name, app in self.apps.items():
             if app.routes != "*":

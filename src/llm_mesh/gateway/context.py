@@ -34,6 +34,7 @@ class RequestContext:
     served_from_cache: bool = False
     extra_headers: dict[str, str] = field(default_factory=dict)  # set by hooks (cost, cache, sources...)
     decisions: dict[str, Any] = field(default_factory=dict)  # policy decisions, for the audit trail
+    target_filter: Any = None  # (provider, model) -> bool: targets the request's data may reach (residency)
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0

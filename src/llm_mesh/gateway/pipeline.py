@@ -29,6 +29,8 @@ class HookContext:
 
 # "module:factory" — factory(HookContext) -> RequestHook | None. Outermost first.
 HOOK_FACTORIES: tuple[str, ...] = (
+    "llm_mesh.policy.hook:policy_hook",
+    "llm_mesh.audit.hook:audit_hook",
 )
 
 

@@ -133,6 +133,7 @@ class MeshService:
             streaming=ctx.stream,
             needs=needs,
             prompt_tokens=prompt_tokens,
+            allowed_target=ctx.target_filter,
         )
 
     async def _with_failover(

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Callable
 
 from llm_mesh.config.schema import MeshConfig, RouteConfig, TargetConfig, TargetWhen
-from llm_mesh.errors import InvalidRequest
+from llm_mesh.errors import InvalidRequest, PermissionDenied
 from llm_mesh.providers.base import Capabilities
 from llm_mesh.routing.circuit import CircuitBreaker
 from llm_mesh.routing.latency import LatencyTracker
@@ -46,6 +46,7 @@ class RequestFacts:
     streaming: bool = False
     needs: Requirements = Requirements()
     prompt_tokens: Callable[[], int] | None = None  # counted lazily, only if a target has a context window
+    allowed_target: Callable[[str, str], bool] | None = None  # (provider, model) -> may receive it (residency)
 
 
 PriceLookup = Callable[[str, str], Decimal | None]
@@ -76,6 +77,15 @@ class RoutePlanner:
             unique.setdefault(attempt.key, attempt)
         if not unique:
             raise InvalidRequest(f"no target of the model {route_name!r} accepts this request's metadata", param="model")
+        if facts.allowed_target is not None:
+            unique = {k: a for k, a in unique.items() if facts.allowed_target(a.provider, a.model)}
+            if not unique:
+                reason = getattr(facts.allowed_target, "reason", "") or "a data policy forbids every target"
+                raise PermissionDenied(
+                    f"no target of the model {route_name!r} may receive this request: {reason}",
+                    param="model",
+                    code="residency_violation",
+                )
 
         capable, reasons = [], set()
         prompt_tokens: int | None = None

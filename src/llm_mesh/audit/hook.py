@@ -1,0 +1,270 @@
+"""The audit hook: one tamper-evident record per request, appended last.
+
+``on_complete`` turns the request's context into an :class:`AuditDraft` — who
+(app, principal), the purpose tag, route, provider, model, every value-free
+decision the hooks recorded (policy counts, blocks, guardrail verdicts, injection
+signals), tokens, cost (when the cost hook set it), latency, status and the config
+version (sha256 of the config JSON) — and hands it to a writer. Locally a single
+background thread appends (the chain needs one order per partition, and the
+request path only pays a deque append); on Lambda the append is inline, before
+the invocation ends.
+
+Payloads (the request as it left the mesh, i.e. after redaction, and the answer)
+are kept only when ``governance.audit.payloads`` is true (optionally only for some
+policies), encrypted with a Fernet key from an environment variable locally or a
+KMS key on AWS (:mod:`llm_mesh.aws.kms`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Protocol
+
+from llm_mesh.audit.chain import daily_partition
+from llm_mesh.gateway.context import RequestContext
+from llm_mesh.gateway.hooks import BaseHook, Outcome
+from llm_mesh.policy.governance import AuditConfig, PayloadKey, governance_of
+from llm_mesh.stores.interfaces import AuditDraft, AuditStore
+from llm_mesh.wire.openai_chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
+
+logger = logging.getLogger("llm_mesh.audit")
+
+_REQUEST_ATTR = "_mesh_audit_request"
+_STREAM_ATTR = "_mesh_audit_stream"
+
+
+def config_version(config: Any) -> str:
+    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()
+
+
+# ----------------------------------------------------------------------------- payload ciphers
+
+
+class PayloadCipher(Protocol):
+    def encrypt(self, plaintext: bytes) -> str: ...
+
+    def decrypt(self, token: str) -> bytes: ...
+
+
+class FernetPayloadCipher:
+    """Local payload encryption: a Fernet key (``Fernet.generate_key()``) from an env var."""
+
+    PREFIX = "fernet1:"
+
+    def __init__(self, key: str | bytes) -> None:
+        from cryptography.fernet import Fernet
+
+        self._fernet = Fernet(key)
+
+    def encrypt(self, plaintext: bytes) -> str:
+        return self.PREFIX + self._fernet.encrypt(plaintext).decode()
+
+    def decrypt(self, token: str) -> bytes:
+        if not token.startswith(self.PREFIX):
+            raise ValueError("not a Fernet-encrypted payload")
+        return self._fernet.decrypt(token[len(self.PREFIX):].encode())
+
+
+def build_cipher(key: PayloadKey, environ: Any = None) -> PayloadCipher:
+    if key.kms_key_id:
+        from llm_mesh.aws.kms import KmsPayloadCipher
+
+        return KmsPayloadCipher(key.kms_key_id)
+    value = (environ if environ is not None else os.environ).get(key.env or "")
+    if not value:
+        raise ValueError(f"audit payload key: environment variable {key.env} is not set")
+    return FernetPayloadCipher(value)
+
+
+# ----------------------------------------------------------------------------- writers
+
+
+class InlineAuditWriter:
+    def __init__(self, store: AuditStore) -> None:
+        self.store = store
+        self.failures = 0
+
+    def write(self, draft: AuditDraft) -> None:
+        try:
+            self.store.append(draft)
+        except Exception:
+            self.failures += 1
+            logger.exception("audit append failed for %s", draft.record_id)
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class BackgroundAuditWriter:
+    """One daemon thread appends drafts in arrival order; the request path appends to a deque."""
+
+    def __init__(self, store: AuditStore, interval: float = 0.02) -> None:
+        self.store = store
+        self.failures = 0
+        self._pending: collections.deque[AuditDraft] = collections.deque()
+        self._interval = interval
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread = threading.Thread(target=self._run, name="mesh-audit", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    def write(self, draft: AuditDraft) -> None:
+        self._pending.append(draft)
+
+    def _drain(self) -> None:
+        while self._pending:
+            self._idle.clear()
+            draft = self._pending.popleft()
+            try:
+                self.store.append(draft)
+            except Exception:
+                self.failures += 1
+                logger.exception("audit append failed for %s", draft.record_id)
+        self._idle.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._drain()
+        self._drain()
+
+    def flush(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while (self._pending or not self._idle.is_set()) and time.monotonic() < deadline:
+            time.sleep(self._interval / 4)
+
+    def close(self) -> None:
+        if not self._stop.is_set():
+            self._stop.set()
+            self._thread.join(timeout=10)
+
+
+# ----------------------------------------------------------------------------- the hook
+
+
+def _json_safe(value: Any) -> Any:
+    try:
+        json.dumps(value, allow_nan=False)
+        return value
+    except (TypeError, ValueError):
+        return json.loads(json.dumps(value, default=str))
+
+
+@dataclass
+class AuditHook(BaseHook):
+    config: Any
+    cfg: AuditConfig
+    writer: Any
+    cipher: PayloadCipher | None = None
+    version: str = ""
+    name: str = "audit"
+    _clock: Any = field(default=time.time)
+
+    def _wants_payload(self, ctx: RequestContext) -> bool:
+        if self.cipher is None or not self.cfg.payloads:
+            return False
+        if self.cfg.payload_policies is None:
+            return True
+        applied = str((ctx.decisions.get("policy") or {}).get("policy", "")).split("+")
+        return any(p in applied for p in self.cfg.payload_policies)
+
+    async def before_chat(self, ctx: RequestContext, request: ChatCompletionRequest) -> ChatCompletionRequest | ChatCompletion:
+        if self._wants_payload(ctx):  # last hook: this is what leaves the mesh (after redaction)
+            setattr(ctx, _REQUEST_ATTR, request)
+        return request
+
+    def wrap_stream(
+        self, ctx: RequestContext, request: ChatCompletionRequest, chunks: AsyncIterator[ChatCompletionChunk]
+    ) -> AsyncIterator[ChatCompletionChunk]:
+        if getattr(ctx, _REQUEST_ATTR, None) is None:
+            return chunks
+        return self._collect(ctx, chunks)
+
+    async def _collect(self, ctx: RequestContext, chunks: AsyncIterator[ChatCompletionChunk]) -> AsyncIterator[ChatCompletionChunk]:
+        parts: list[str] = []
+        setattr(ctx, _STREAM_ATTR, parts)
+        async for chunk in chunks:
+            for choice in chunk.choices:
+                if choice.delta.content:
+                    parts.append(choice.delta.content)
+            yield chunk
+
+    def _payload(self, ctx: RequestContext, outcome: Outcome) -> str | None:
+        request = getattr(ctx, _REQUEST_ATTR, None)
+        if request is None or self.cipher is None:
+            return None
+        body: dict[str, Any] = {"request": request.model_dump(mode="json", exclude_none=True)}
+        if outcome.completion is not None:
+            body["response"] = outcome.completion.model_dump(mode="json", exclude_none=True)
+        elif (parts := getattr(ctx, _STREAM_ATTR, None)) is not None:
+            body["response"] = {"streamed_text": "".join(parts)}
+        raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False)[: self.cfg.max_payload_chars]
+        return self.cipher.encrypt(raw.encode())
+
+    def draft(self, ctx: RequestContext, outcome: Outcome) -> AuditDraft:
+        caller = ctx.caller
+        app = caller.app if caller else "-"
+        usage = outcome.usage
+        decisions = dict(ctx.decisions)
+        if outcome.error is not None:
+            decisions["error"] = outcome.error.code or outcome.error.type
+        if outcome.served_from_cache:
+            decisions["served_from_cache"] = True
+        if ctx.classifications:
+            decisions["classifications"] = sorted(ctx.classifications)
+        cost = decisions.get("cost_usd") or ctx.extra_headers.get("x-mesh-cost-usd") or "0"
+        ts = ctx.received_at
+        return AuditDraft(
+            partition=daily_partition(app, ts) if self.cfg.partition == "daily" else app,
+            record_id=ctx.request_id,
+            timestamp=ts,
+            app=app,
+            principal=caller.principal if caller else "-",
+            purpose=ctx.tags.get("purpose"),
+            route=ctx.route or "-",
+            provider=ctx.provider or "-",
+            model=ctx.model or "-",
+            endpoint=ctx.endpoint,
+            status=outcome.status,
+            decisions=_json_safe(decisions),
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            cost_usd=str(cost),
+            latency_ms=round(ctx.elapsed_ms(), 3),
+            config_version=self.version,
+            payload=self._payload(ctx, outcome),
+        )
+
+    def on_complete(self, ctx: RequestContext, outcome: Outcome) -> None:
+        self.writer.write(self.draft(ctx, outcome))
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+
+def audit_hook(context: Any) -> AuditHook | None:
+    """HOOK_FACTORIES entry (last): None unless ``governance.audit`` is set and the stores have an audit store."""
+    cfg = governance_of(context.config).audit
+    store = getattr(context.stores, "audit", None)
+    if cfg is None or not cfg.enabled:
+        return None
+    if store is None:
+        logger.warning("governance.audit is set but this store bundle has no audit store; audit is off")
+        return None
+    cipher = context.extras.get("audit_cipher")
+    if cipher is None and cfg.payloads and cfg.payload_key is not None:
+        cipher = build_cipher(cfg.payload_key)
+    writer = BackgroundAuditWriter(store) if context.home == "local" else InlineAuditWriter(store)
+    return AuditHook(config=context.config, cfg=cfg, writer=writer, cipher=cipher, version=config_version(context.config))
