@@ -29,13 +29,31 @@ from llm_mesh.errors import (
 ErrorClassifier = Callable[[int, Any], MeshError | None]
 
 
+class _NoCookies(httpx.Cookies):
+    """Upstream cookies are never kept: one pooled client serves every app, so a
+    cookie set on one app's response must not ride along on another app's request.
+    Skipping extraction also saves httpx's per-response urllib cookie emulation."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+    def set_cookie_header(self, request: httpx.Request) -> None:
+        return None
+
+
+class _UpstreamClient(httpx.AsyncClient):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._cookies = _NoCookies()  # httpx has no switch to turn its cookie jar off
+
+
 def build_client(base_url: str, timeouts: Any, max_connections: int, headers: dict[str, str]) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     # httpcore's pool scans every connection per request, which costs milliseconds at a
     # few dozen concurrent requests (encode/httpx#3215); aiohttp's pool does not. The
     # httpx interface stays the same for every provider.
     transport = AiohttpTransport(limits=limits, trust_env=False) if AiohttpTransport is not None else None
-    return httpx.AsyncClient(
+    return _UpstreamClient(
         base_url=base_url,
         transport=transport,
         trust_env=False,  # proxy variables must not redirect upstream traffic
