@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from llm_mesh.policy.config import PolicyConfig
 from llm_mesh.policy.governance import GovernanceConfig
 from llm_mesh.providers.catalog import PROVIDER_KINDS, validate_provider_options
+from llm_mesh.kb.config import KnowledgeBaseConfig, check_references as kb_references
+from llm_mesh.prompts.config import ExperimentConfig, PromptsConfig
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
 _NAME = re.compile(NAME_PATTERN)
@@ -147,6 +149,7 @@ class RouteConfig(Strict):
     strategy: Literal["priority", "weighted", "lowest_latency", "lowest_cost"] = "priority"
     retry: RetryConfig = RetryConfig()
     circuit_breaker: CircuitBreakerConfig = CircuitBreakerConfig()
+    knowledge_base: str | None = Field(default=None, description="no-code RAG: inject retrieval from this knowledge base")
 
     @model_validator(mode="after")
     def _normalise(self) -> "RouteConfig":
@@ -227,6 +230,9 @@ class MeshConfig(Strict):
     routes: dict[str, RouteConfig] = Field(default_factory=dict)
     apps: dict[str, AppConfig] = Field(default_factory=dict)
     models: dict[str, ModelEntry] = Field(default_factory=dict, description="the model registry")
+    knowledge_bases: dict[str, KnowledgeBaseConfig] = Field(default_factory=dict, description="RAG knowledge bases")
+    prompts: PromptsConfig | None = Field(default=None, description="the prompt catalogue")
+    experiments: dict[str, ExperimentConfig] = Field(default_factory=dict, description="prompt A/B experiments")
     policies: dict[str, PolicyConfig] = Field(default_factory=dict, description="named PII/secret policies")
     governance: GovernanceConfig = Field(default_factory=GovernanceConfig, description="policy bindings, residency, audit")
 
@@ -248,6 +254,7 @@ class MeshConfig(Strict):
                 if target.route is not None and target.route not in self.routes:
                     problems.append(f"{where}.route: unknown route {target.route!r}")
         problems.extend(_route_cycles(self.routes))
+        problems.extend(kb_references(self))
         problems.extend(self.governance.problems(self))
         seen_principals: dict[str, str] = {}
         for app_name, app in self.apps.items():

@@ -29,7 +29,10 @@ class HookContext:
 
 # "module:factory" — factory(HookContext) -> RequestHook | None. Outermost first.
 HOOK_FACTORIES: tuple[str, ...] = (
+    "llm_mesh.prompts.hook:build_prompt_hook",
+    "llm_mesh.kb.rag:build_rag_hook",
     "llm_mesh.policy.hook:policy_hook",
+    "llm_mesh.cost.hook:build_cost_hook",
     "llm_mesh.audit.hook:audit_hook",
 )
 

@@ -6,4 +6,8 @@ from __future__ import annotations
 EXTENSIONS: tuple[str, ...] = (
     "llm_mesh.http.anthropic_messages:mount",
     "llm_mesh.http.management:mount",
+    "llm_mesh.http.costs:mount",
+    "llm_mesh.http.governance:mount",
+    "llm_mesh.http.knowledge:mount",
+    "llm_mesh.http.prompts:mount",
 )

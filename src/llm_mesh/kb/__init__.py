@@ -1,0 +1,1 @@
+"""Knowledge bases: ingestion, vector stores, retrieval and the no-code RAG hook."""

@@ -1,0 +1,1 @@
+"""The prompt catalogue: versioned templates, movable labels, rendering and A/B experiments."""
