@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from llm_mesh.agents.config import AgentsSection
 from llm_mesh.policy.config import PolicyConfig
 from llm_mesh.policy.governance import GovernanceConfig
 from llm_mesh.providers.catalog import PROVIDER_KINDS, validate_provider_options
@@ -235,6 +236,7 @@ class MeshConfig(Strict):
     experiments: dict[str, ExperimentConfig] = Field(default_factory=dict, description="prompt A/B experiments")
     policies: dict[str, PolicyConfig] = Field(default_factory=dict, description="named PII/secret policies")
     governance: GovernanceConfig = Field(default_factory=GovernanceConfig, description="policy bindings, residency, audit")
+    agents: AgentsSection = Field(default_factory=AgentsSection, description="agent tools and definitions")
 
     @model_validator(mode="after")
     def _references(self) -> "MeshConfig":

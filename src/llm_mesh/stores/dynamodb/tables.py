@@ -74,4 +74,13 @@ AUDIT = TableSpec(
     optional=True,
 )
 
-TABLES: tuple[TableSpec, ...] = (KEYS, REQUESTS, HEALTH, AUDIT)
+# Agent runs: item "run" per run plus "step#<turn>.<index>" per step; newest runs per app via by_app_time.
+AGENT_RUNS = TableSpec(
+    logical="agent_runs",
+    partition_key="run_id",
+    sort_key="item",
+    indexes=(Index("by_app_time", "app", "created_at", "N"),),
+    optional=True,
+)
+
+TABLES: tuple[TableSpec, ...] = (KEYS, REQUESTS, HEALTH, AUDIT, AGENT_RUNS)
