@@ -6,7 +6,7 @@ import pytest
 
 from llm_mesh.providers.azure_openai import translate_openai_azure_openai as azure
 from llm_mesh.providers.azure_openai.errors import classify
-from llm_mesh.providers.azure_openai.openai_like import StreamNormalizer, map_finish_reason, normalise_completion
+from llm_mesh.providers.openai_compat import StreamNormalizer, map_finish_reason, normalise_completion
 from llm_mesh.wire.openai_chat import ChatCompletionRequest
 from llm_mesh.wire.openai_embeddings import EmbeddingsRequest
 

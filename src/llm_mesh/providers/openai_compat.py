@@ -8,6 +8,10 @@ providers subclasses :class:`OpenAILikeProvider` and overrides only the hooks
 where it differs; everything identical is delegated to the ``openai`` provider's
 translator (``translate_openai_openai``) and ``http_base``.
 
+:func:`stream_chunks` is the SSE read loop (``[DONE]``, malformed events and
+chunks, cut streams) shared by :class:`OpenAILikeProvider` and the plain ``openai``
+provider; each passes its own per-payload ``feed``.
+
 :class:`StreamNormalizer` turns any of their streams into the mesh's stream
 contract: the first chunk carries ``role: assistant``, tool-call deltas carry
 ``type`` with their ``id``, chunks carry no usage, and the last usage seen (some
@@ -21,7 +25,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-from typing import Any, AsyncIterator, Mapping
+from typing import Any, AsyncIterator, Callable, Iterable, Mapping
 
 import httpx
 from pydantic import ValidationError
@@ -157,6 +161,42 @@ class StreamNormalizer:
         return choice
 
 
+async def stream_chunks(
+    client: httpx.AsyncClient,
+    name: str,
+    url: str | httpx.URL,
+    body: dict[str, Any],
+    feed: Callable[[Any], Iterable[ChatCompletionChunk]],
+    *,
+    headers: dict[str, str] | None = None,
+    classify: ErrorClassifier | None = None,
+    finished: Callable[[], bool] | None = None,
+) -> AsyncIterator[ChatCompletionChunk]:
+    """POST ``body`` for an SSE answer and yield what ``feed`` makes of each JSON event.
+
+    The stream ends at ``data: [DONE]``; without it, it is cut (``stream_cut``) unless
+    ``finished()`` says the upstream had completed. An event that is not JSON, or a
+    payload ``feed`` rejects with a ValueError (pydantic's ValidationError is one), is an
+    UpstreamError; MeshErrors ``feed`` raises (errors reported mid-stream) pass through.
+    """
+    async with open_stream(client, name, url, body, headers=headers, classify=classify) as response:
+        async for event in iter_sse(iter_lines(name, response)):
+            if event.data == "[DONE]":
+                return
+            try:
+                payload = json.loads(event.data)
+            except ValueError:
+                raise UpstreamError(f"provider {name} sent a malformed stream event") from None
+            try:
+                chunks = feed(payload)
+            except ValueError:
+                raise UpstreamError(f"provider {name} sent a malformed stream chunk") from None
+            for chunk in chunks:
+                yield chunk
+        if finished is None or not finished():
+            raise UpstreamError(f"provider {name} ended the stream before it completed", code="stream_cut")
+
+
 class OpenAILikeProvider:
     """I/O for an OpenAI-like upstream; subclasses override the hooks where they differ."""
 
@@ -226,30 +266,26 @@ class OpenAILikeProvider:
         body = self.chat_body(request, stream=True)
         normalizer = StreamNormalizer(self.extra_finish_reasons)
         headers = await self.request_headers()
-        async with open_stream(
-            self._client, self.name, self.chat_path(request.model), body, headers=headers, classify=self._classify
-        ) as response:
-            done = False
-            async for event in iter_sse(iter_lines(self.name, response)):
-                if event.data == "[DONE]":
-                    done = True
-                    break
-                try:
-                    payload = json.loads(event.data)
-                except ValueError:
-                    raise UpstreamError(f"provider {self.name} sent a malformed stream event") from None
-                if isinstance(payload, dict):
-                    error = self.stream_error(payload)
-                    if error is not None:
-                        raise error
-                try:
-                    chunks = normalizer.feed(payload)
-                except (ValidationError, ValueError):
-                    raise UpstreamError(f"provider {self.name} sent a malformed stream chunk") from None
-                for chunk in chunks:
-                    yield chunk
-            if not done and not (not self.stream_ends_with_done and normalizer.all_finished):
-                raise UpstreamError(f"provider {self.name} ended the stream before it completed", code="stream_cut")
+
+        def feed(payload: Any) -> list[ChatCompletionChunk]:
+            if isinstance(payload, dict):
+                error = self.stream_error(payload)
+                if error is not None:
+                    raise error
+            return normalizer.feed(payload)
+
+        finished = None if self.stream_ends_with_done else (lambda: normalizer.all_finished)
+        async for chunk in stream_chunks(
+            self._client,
+            self.name,
+            self.chat_path(request.model),
+            body,
+            feed,
+            headers=headers,
+            classify=self._classify,
+            finished=finished,
+        ):
+            yield chunk
         for chunk in normalizer.close():
             yield chunk
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llm_mesh.providers.azure_openai.openai_like import capabilities_from_table
+from llm_mesh.providers.openai_compat import capabilities_from_table
 from llm_mesh.providers.base import Capabilities
 
 _JAMBA = Capabilities(vision=False, json_schema=False, context_window=256000)

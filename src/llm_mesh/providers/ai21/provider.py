@@ -8,7 +8,7 @@ from llm_mesh.providers.ai21 import translate_openai_ai21 as wire
 from llm_mesh.providers.ai21.capabilities import capabilities_for
 from llm_mesh.providers.ai21.errors import classify
 from llm_mesh.providers.ai21.options import AI21Options
-from llm_mesh.providers.azure_openai.openai_like import OpenAILikeProvider, bearer_client
+from llm_mesh.providers.openai_compat import OpenAILikeProvider, bearer_client
 from llm_mesh.providers.base import Capabilities, SecretResolver
 from llm_mesh.wire.openai_chat import ChatCompletionRequest
 

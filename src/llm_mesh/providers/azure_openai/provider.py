@@ -16,7 +16,7 @@ from llm_mesh.providers.azure_openai import translate_openai_azure_openai as wir
 from llm_mesh.providers.azure_openai.capabilities import capabilities_for
 from llm_mesh.providers.azure_openai.entra import EntraTokenProvider
 from llm_mesh.providers.azure_openai.errors import classify
-from llm_mesh.providers.azure_openai.openai_like import OpenAILikeProvider
+from llm_mesh.providers.openai_compat import OpenAILikeProvider
 from llm_mesh.providers.azure_openai.options import AzureOpenAIOptions
 from llm_mesh.providers.base import Capabilities, SecretResolver
 from llm_mesh.providers.http_base import build_client

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llm_mesh.providers.azure_openai.openai_like import capabilities_from_table
+from llm_mesh.providers.openai_compat import capabilities_from_table
 from llm_mesh.providers.base import Capabilities
 
 _EMBED = Capabilities(chat=False, streaming=False, tools=False, vision=False, json_schema=False, embeddings=True)

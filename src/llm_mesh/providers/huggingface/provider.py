@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from llm_mesh.errors import MeshError
-from llm_mesh.providers.azure_openai.openai_like import OpenAILikeProvider, bearer_client
+from llm_mesh.providers.openai_compat import OpenAILikeProvider, bearer_client
 from llm_mesh.providers.base import Capabilities, SecretResolver
 from llm_mesh.providers.huggingface import errors
 from llm_mesh.providers.huggingface import translate_openai_huggingface as wire

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llm_mesh.providers.azure_openai.openai_like import OpenAILikeProvider, bearer_client
+from llm_mesh.providers.openai_compat import OpenAILikeProvider, bearer_client
 from llm_mesh.providers.base import Capabilities, SecretResolver
 from llm_mesh.providers.mistral import translate_openai_mistral as wire
 from llm_mesh.providers.mistral.capabilities import capabilities_for

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, AsyncIterator
 
 import httpx
@@ -10,10 +9,10 @@ from pydantic import ValidationError
 
 from llm_mesh.errors import UpstreamError
 from llm_mesh.providers.base import Capabilities, SecretResolver
-from llm_mesh.providers.http_base import build_client, iter_lines, open_stream, post_json
+from llm_mesh.providers.http_base import build_client, post_json
 from llm_mesh.providers.openai import translate_openai_openai as wire
 from llm_mesh.providers.openai.options import OpenAIOptions
-from llm_mesh.providers.sse import iter_sse
+from llm_mesh.providers.openai_compat import stream_chunks
 from llm_mesh.wire.openai_chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 from llm_mesh.wire.openai_embeddings import EmbeddingsRequest, EmbeddingsResponse
 
@@ -49,26 +48,16 @@ class OpenAIProvider:
         except ValidationError:
             raise UpstreamError(f"provider {self.name} returned a malformed chat completion") from None
 
-    async def chat_stream(self, request: ChatCompletionRequest) -> AsyncIterator[ChatCompletionChunk]:
-        body = wire.chat_request_body(request, stream=True)
-        async with open_stream(self._client, self.name, self._chat_url, body) as response:
-            done = False
-            async for event in iter_sse(iter_lines(self.name, response)):
-                if event.data == "[DONE]":
-                    done = True
-                    break
-                try:
-                    payload = json.loads(event.data)
-                except ValueError:
-                    raise UpstreamError(f"provider {self.name} sent a malformed stream event") from None
-                if isinstance(payload, dict) and "error" in payload:
-                    raise UpstreamError(f"provider {self.name} reported an error mid-stream")
-                try:
-                    yield wire.chat_chunk(payload)
-                except ValidationError:
-                    raise UpstreamError(f"provider {self.name} sent a malformed stream chunk") from None
-            if not done:
-                raise UpstreamError(f"provider {self.name} ended the stream before it completed", code="stream_cut")
+    def chat_stream(self, request: ChatCompletionRequest) -> AsyncIterator[ChatCompletionChunk]:
+        # The shared loop's generator is returned as is: no extra async-generator hop per chunk.
+        return stream_chunks(
+            self._client, self.name, self._chat_url, wire.chat_request_body(request, stream=True), self._feed
+        )
+
+    def _feed(self, payload: Any) -> tuple[ChatCompletionChunk]:
+        if isinstance(payload, dict) and "error" in payload:
+            raise UpstreamError(f"provider {self.name} reported an error mid-stream")
+        return (wire.chat_chunk(payload),)
 
     async def embed(self, request: EmbeddingsRequest) -> EmbeddingsResponse:
         body = wire.embeddings_request_body(request, send_dimensions=self._options.embedding_dimensions)

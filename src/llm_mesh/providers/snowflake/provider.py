@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from llm_mesh.errors import InvalidRequest, UpstreamError
-from llm_mesh.providers.azure_openai.openai_like import OpenAILikeProvider, bearer_client
+from llm_mesh.providers.openai_compat import OpenAILikeProvider, bearer_client
 from llm_mesh.providers.base import Capabilities, SecretResolver
 from llm_mesh.providers.snowflake import translate_openai_snowflake as wire
 from llm_mesh.providers.snowflake.capabilities import capabilities_for
