@@ -26,6 +26,13 @@ DATA_ACTIONS = (
     "dynamodb:DescribeTable",
 )
 
+APPEND_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:DescribeTable",
+)
+
 
 class MeshTables(Construct):
     """On-demand tables with point-in-time recovery, KMS encryption and TTL where set."""
@@ -71,10 +78,15 @@ class MeshTables(Construct):
         return {spec.env_var: self.tables[spec.logical].table_name for spec in self.specs}
 
     def grant_data(self, grantee: iam.IGrantable) -> None:
-        """Least privilege: DATA_ACTIONS on each table and each of its named indexes."""
-        resources: list[str] = []
-        for spec in self.specs:
-            arn = self.tables[spec.logical].table_arn
-            resources.append(arn)
-            resources.extend(f"{arn}/index/{index.name}" for index in spec.indexes)
-        iam.Grant.add_to_principal(grantee=grantee, actions=list(DATA_ACTIONS), resource_arns=resources)
+        """Least privilege: DATA_ACTIONS on each table and each of its named indexes;
+        append-only tables get APPEND_ACTIONS (no update, no delete)."""
+        for actions, append_only in ((DATA_ACTIONS, False), (APPEND_ACTIONS, True)):
+            resources: list[str] = []
+            for spec in self.specs:
+                if spec.append_only != append_only:
+                    continue
+                arn = self.tables[spec.logical].table_arn
+                resources.append(arn)
+                resources.extend(f"{arn}/index/{index.name}" for index in spec.indexes)
+            if resources:
+                iam.Grant.add_to_principal(grantee=grantee, actions=list(actions), resource_arns=resources)

@@ -159,11 +159,13 @@ def test_stage_has_access_and_execution_logging(synth: Synth) -> None:
 
 
 def test_tables_match_the_store_specs(synth: Synth) -> None:
-    tables = list(synth.resources("AWS::DynamoDB::Table").values())
+    tables = synth.resources("AWS::DynamoDB::Table")
     assert len(tables) == len(TABLES)
-    by_key = {t["Properties"]["KeySchema"][0]["AttributeName"]: t["Properties"] for t in tables}
+    # The functions' MESH_TABLE_<LOGICAL> variables say which resource backs which spec.
+    env = next(iter(synth.resources("AWS::Lambda::Function").values()))["Properties"]["Environment"]["Variables"]
     for spec in TABLES:
-        props = by_key[spec.partition_key]
+        props = tables[env[spec.env_var]["Ref"]]["Properties"]
+        assert props["KeySchema"][0]["AttributeName"] == spec.partition_key
         assert props["BillingMode"] == "PAY_PER_REQUEST"
         assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
         assert props["SSESpecification"]["SSEEnabled"] is True
@@ -225,6 +227,7 @@ def test_no_wildcard_actions(synth: Synth) -> None:
 
 
 def test_dynamodb_grants_name_tables_and_indexes(synth: Synth) -> None:
+    granted = ""
     for logical_id, statement in _statements(synth):
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         if not any(a.startswith("dynamodb:") for a in actions):
@@ -232,9 +235,10 @@ def test_dynamodb_grants_name_tables_and_indexes(synth: Synth) -> None:
         assert "dynamodb:Scan" not in actions
         resources = json.dumps(statement["Resource"])
         assert "*" not in resources
-        for spec in TABLES:
-            for index in spec.indexes:
-                assert f"/index/{index.name}" in resources
+        granted += resources
+    for spec in TABLES:
+        for index in spec.indexes:
+            assert f"/index/{index.name}" in granted
 
 
 def test_secret_access_only_for_referenced_secrets(synth: Synth) -> None:
@@ -335,3 +339,22 @@ def test_invalid_config_fails_cdk_app_with_the_problem_lines(tmp_path: Path) -> 
     assert result.returncode == 1
     assert problems and all(problem in result.stderr for problem in problems)
     assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_audit_table_is_append_only_for_the_functions(synth: Synth) -> None:
+    """The functions may add to and read the audit chain, never change or delete a record."""
+    env = next(iter(synth.resources("AWS::Lambda::Function").values()))["Properties"]["Environment"]["Variables"]
+    audit_ids = [env[spec.env_var]["Ref"] for spec in TABLES if spec.append_only]
+    assert len(audit_ids) == 1
+    statements_on_audit = 0
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            resources = statement.get("Resource", [])
+            resources = resources if isinstance(resources, list) else [resources]
+            if not any(audit_ids[0] in str(resource) for resource in resources):
+                continue
+            statements_on_audit += 1
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert "dynamodb:PutItem" in actions
+            assert not {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} & set(actions)
+    assert statements_on_audit >= 1

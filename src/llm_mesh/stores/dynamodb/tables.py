@@ -30,6 +30,8 @@ class TableSpec:
     # Optional tables may be left out of explicit table names / the environment (the bundle
     # then has no such store, e.g. ``health is None``); the CDK app still creates them all.
     optional: bool = False
+    # Append-only tables (the audit chain): the functions may add and read, never change or delete.
+    append_only: bool = False
 
     @property
     def env_var(self) -> str:
@@ -72,6 +74,7 @@ AUDIT = TableSpec(
     sort_key_type="N",
     indexes=(Index("by_app_time", "app", "ts", "N"),),
     optional=True,
+    append_only=True,
 )
 
 # Agent runs: item "run" per run plus "step#<turn>.<index>" per step; newest runs per app via by_app_time.
