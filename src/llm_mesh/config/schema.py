@@ -17,6 +17,7 @@ from llm_mesh.agents.config import AgentsSection
 from llm_mesh.policy.config import PolicyConfig
 from llm_mesh.policy.governance import GovernanceConfig
 from llm_mesh.providers.catalog import PROVIDER_KINDS, validate_provider_options
+from llm_mesh.cost.config import CostConfig
 from llm_mesh.kb.config import KnowledgeBaseConfig, check_references as kb_references
 from llm_mesh.prompts.config import ExperimentConfig, PromptsConfig
 
@@ -237,6 +238,7 @@ class MeshConfig(Strict):
     policies: dict[str, PolicyConfig] = Field(default_factory=dict, description="named PII/secret policies")
     governance: GovernanceConfig = Field(default_factory=GovernanceConfig, description="policy bindings, residency, audit")
     agents: AgentsSection = Field(default_factory=AgentsSection, description="agent tools and definitions")
+    costs: CostConfig | None = Field(default=None, description="prices, budgets, rate limits, cache, ledger")
 
     @model_validator(mode="after")
     def _references(self) -> "MeshConfig":

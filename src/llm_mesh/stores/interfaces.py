@@ -204,3 +204,106 @@ class AuditStore(Protocol):
     def partitions(self) -> list[str]:
         """Every partition name, sorted."""
         ...
+
+
+# ---------------------------------------------------------------- cost governance (llm_mesh.cost)
+
+
+@dataclass(frozen=True)
+class CostRecord:
+    """One priced call. ``cost_usd``/``avoided_usd`` are decimal strings quantized to 1e-9 USD."""
+
+    request_id: str
+    timestamp: float  # epoch seconds
+    app: str
+    route: str
+    provider: str
+    model: str
+    endpoint: str = "chat.completions"
+    team: str | None = None
+    project: str | None = None
+    user: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    status: int = 200
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: str = "0"
+    estimated: bool = False  # tokens counted by the mesh's tokenizer, not reported by the provider
+    cache_hit: bool = False
+    avoided_usd: str = "0"  # what a cache hit would have cost upstream
+
+
+@dataclass(frozen=True)
+class CostAggregate:
+    """Atomic per (day, app, model) counters; amounts in integer nano-dollars (1e-9 USD)."""
+
+    day: str  # YYYY-MM-DD (UTC)
+    app: str
+    model: str
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_nano: int = 0
+    avoided_nano: int = 0
+    cache_hits: int = 0
+
+
+class LedgerStore(Protocol):
+    def record(self, record: CostRecord) -> bool:
+        """Write the record and add it to its (day, app, model) aggregate atomically.
+        Idempotent by request_id: False (and no double count) when it was already recorded."""
+        ...
+
+    def records(self, since: float, until: float, app: str | None = None, limit: int = 100_000) -> list[CostRecord]:
+        """Oldest first; ``since`` inclusive, ``until`` exclusive."""
+        ...
+
+    def aggregates(self, first_day: str, last_day: str, app: str | None = None) -> list[CostAggregate]:
+        """Aggregates of the days in [first_day, last_day] (inclusive, YYYY-MM-DD)."""
+        ...
+
+
+@dataclass(frozen=True)
+class BudgetState:
+    key: str  # budget name + period, e.g. "cx-monthly#2026-11"
+    spent_nano: int = 0  # settled cost
+    reserved_nano: int = 0  # held by calls in flight
+
+
+class BudgetStore(Protocol):
+    def reserve(self, key: str, amount_nano: int, limit_nano: int, expires_at: float) -> BudgetState | None:
+        """Atomically hold ``amount_nano`` if spent + reserved + amount <= limit; None when refused."""
+        ...
+
+    def settle(self, key: str, reserved_nano: int, actual_nano: int, expires_at: float) -> BudgetState:
+        """Release a reservation and charge the actual cost (0 releases only); returns the new state."""
+        ...
+
+    def get(self, key: str) -> BudgetState: ...
+
+
+class RateLimitStore(Protocol):
+    """Fixed-window counters shared by every instance; keys carry their window."""
+
+    def hit(self, key: str, amount: int, limit: int, expires_at: float) -> int | None:
+        """Atomically add ``amount`` if the counter stays <= limit; the new count, or None when refused."""
+        ...
+
+    def add(self, key: str, amount: int, expires_at: float) -> int:
+        """Unconditional add (may be negative: a reservation's correction)."""
+        ...
+
+
+class CacheStore(Protocol):
+    """Response cache: exact entries by key, and per-partition embedding vectors (semantic cache)."""
+
+    def get(self, key: str, now: float) -> str | None: ...
+
+    def put(self, key: str, app: str, value: str, expires_at: float) -> None: ...
+
+    def put_vector(self, partition: str, entry_id: str, vector: bytes, value: str, expires_at: float) -> None: ...
+
+    def vectors(self, partition: str, now: float, limit: int) -> list[tuple[bytes, str]]:
+        """Unexpired (vector, value) pairs of one partition, newest first, at most ``limit``."""
+        ...

@@ -6,9 +6,13 @@ from typing import Any, Mapping
 
 from llm_mesh.stores.dynamodb.admin import create_tables, table_definition
 from llm_mesh.stores.dynamodb.audit import DynamoAuditStore
+from llm_mesh.stores.dynamodb.budgets import DynamoBudgetStore
+from llm_mesh.stores.dynamodb.cache import DynamoCacheStore
 from llm_mesh.stores.dynamodb.client import client_config, make_client, resolve_table_names
 from llm_mesh.stores.dynamodb.health import DynamoTargetHealthStore
 from llm_mesh.stores.dynamodb.keys import DynamoApiKeyStore
+from llm_mesh.stores.dynamodb.ledger import DynamoLedgerStore
+from llm_mesh.stores.dynamodb.ratelimit import DynamoRateLimitStore
 from llm_mesh.stores.dynamodb.request_log import DEFAULT_RETENTION_DAYS, DynamoRequestLogStore
 
 __all__ = [
@@ -36,6 +40,12 @@ class DynamoStores:
         health, audit = self.table_names.get("health"), self.table_names.get("audit")
         self.health = DynamoTargetHealthStore(client, health) if health else None
         self.audit = DynamoAuditStore(client, audit) if audit else None
+        # cost governance (llm_mesh.cost); optional tables too
+        names = self.table_names
+        self.ledger = DynamoLedgerStore(client, names["ledger"]) if names.get("ledger") else None
+        self.budgets = DynamoBudgetStore(client, names["budgets"]) if names.get("budgets") else None
+        self.ratelimits = DynamoRateLimitStore(client, names["ratelimits"]) if names.get("ratelimits") else None
+        self.cache = DynamoCacheStore(client, names["cache"]) if names.get("cache") else None
 
     def ping(self) -> bool:
         """One DescribeTable on the keys table; False on any error, never raises."""

@@ -87,3 +87,18 @@ AGENT_RUNS = TableSpec(
 )
 
 TABLES: tuple[TableSpec, ...] = (KEYS, REQUESTS, HEALTH, AUDIT, AGENT_RUNS)
+
+# Cost ledger (llm_mesh.cost): records pk "R#<app>#<day>", sk "<ts>#<request_id>";
+# aggregates pk "A#<day>", sk "<app>#<model>" (ADD counters, nano-dollars). No TTL.
+LEDGER = TableSpec(logical="ledger", partition_key="pk", sort_key="sk", optional=True)
+
+# Budget counters, one item per budget and period ("name#2026-11"): committed = spent + reserved.
+BUDGETS = TableSpec(logical="budgets", partition_key="key", ttl_attribute="expires_at", optional=True)
+
+# Rate-limit windows, one item per scope and minute; expire with TTL.
+RATELIMITS = TableSpec(logical="ratelimits", partition_key="key", ttl_attribute="expires_at", optional=True)
+
+# Response cache: exact entries pk "E#<sha256>", sk "-"; semantic vectors pk "S#<app>#<route>", sk "<created>#<id>".
+CACHE = TableSpec(logical="cache", partition_key="pk", sort_key="sk", ttl_attribute="expires_at", optional=True)
+
+TABLES = TABLES + (LEDGER, BUDGETS, RATELIMITS, CACHE)

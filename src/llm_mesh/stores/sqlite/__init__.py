@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from llm_mesh.stores.sqlite.audit import SqliteAuditStore
+from llm_mesh.stores.sqlite.budgets import SqliteBudgetStore
+from llm_mesh.stores.sqlite.cache import SqliteCacheStore
 from llm_mesh.stores.sqlite.connection import SqliteDatabase
 from llm_mesh.stores.sqlite.health import SqliteTargetHealthStore
 from llm_mesh.stores.sqlite.keys import SqliteApiKeyStore
+from llm_mesh.stores.sqlite.ledger import SqliteLedgerStore
+from llm_mesh.stores.sqlite.ratelimit import SqliteRateLimitStore
 from llm_mesh.stores.sqlite.request_log import SqliteRequestLogStore
 
 __all__ = ["SqliteStores", "open_sqlite_stores"]
@@ -23,6 +27,11 @@ class SqliteStores:
         self.request_log = SqliteRequestLogStore(db)
         self.health = SqliteTargetHealthStore(db)
         self.audit = SqliteAuditStore(db)
+        # cost governance (llm_mesh.cost)
+        self.ledger = SqliteLedgerStore(db)
+        self.budgets = SqliteBudgetStore(db)
+        self.ratelimits = SqliteRateLimitStore(db)
+        self.cache = SqliteCacheStore(db)
 
     def ping(self) -> bool:
         return self._db.ping()

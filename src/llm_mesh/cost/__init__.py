@@ -1,0 +1,1 @@
+"""Cost governance: prices, metering, ledger, budgets, rate limits, response cache, metrics."""

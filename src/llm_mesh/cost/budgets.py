@@ -1,0 +1,152 @@
+"""Budgets: reserve the worst case before a call, settle the actual cost after.
+
+A budget applies to an app, a team, a tag (``key=value``; ``key=*`` gives every
+value its own counter) or everything, per UTC day or month. Its counter lives in
+the shared store under ``<name>#<subject>#<period>``, so every instance (every
+Lambda) draws on the same amount. Hard budgets refuse a request (429
+``budget_exceeded``, naming the budget) when spent + reserved + the request's worst
+case would pass the limit; soft budgets only alert. Both alert when spending
+crosses one of ``alert_at``'s fractions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Callable, Mapping, Sequence
+
+from llm_mesh.cost.config import BudgetConfig
+from llm_mesh.errors import BudgetExceeded, MeshError
+
+logger = logging.getLogger("llm_mesh.cost.budgets")
+NANO_PER_USD = 1_000_000_000
+_KEEP_S = 40 * 86400  # counters expire (TTL) this long after their period ends
+
+
+class GovernanceUnavailable(MeshError):
+    status = 503
+    type = "server_error"
+    code = "governance_store_unavailable"
+
+
+@dataclass(frozen=True)
+class Hold:
+    budget: BudgetConfig
+    key: str
+    amount_nano: int  # 0 for soft budgets (nothing reserved)
+    period_end: float
+
+
+def to_nano(usd: Decimal | str) -> int:
+    return int(Decimal(usd) * NANO_PER_USD)
+
+
+def period(budget: BudgetConfig, now: float) -> tuple[str, float]:
+    """(period label, epoch seconds when it ends) in UTC."""
+    moment = dt.datetime.fromtimestamp(now, dt.timezone.utc)
+    if budget.period == "day":
+        start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+        return start.strftime("%Y-%m-%d"), (start + dt.timedelta(days=1)).timestamp()
+    start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = (start + dt.timedelta(days=32)).replace(day=1)
+    return start.strftime("%Y-%m"), end.timestamp()
+
+
+def subject(budget: BudgetConfig, app: str, team: str | None, tags: Mapping[str, str]) -> str | None:
+    """The counter this request draws on for ``budget``, or None when it does not apply."""
+    if budget.scope == "global":
+        return "*"
+    if budget.scope == "app":
+        return app if budget.match in ("*", app) else None
+    if budget.scope == "team":
+        if team is None:
+            return None
+        return team if budget.match in ("*", team) else None
+    key, _, value = budget.match.partition("=")
+    if key not in tags:
+        return None
+    if value == "*":
+        return f"{key}={tags[key]}"
+    return budget.match if tags[key] == value else None
+
+
+class BudgetGuard:
+    def __init__(self, budgets: Sequence[BudgetConfig], store: Any,
+                 on_alert: Callable[[BudgetConfig, str, int, int, float], None] | None = None) -> None:
+        self.budgets = tuple(budgets)
+        self.store = store
+        self.on_alert = on_alert or _log_alert
+
+    def reserve(self, app: str, team: str | None, tags: Mapping[str, str], worst_nano: int, now: float) -> list[Hold]:
+        holds: list[Hold] = []
+        try:
+            for budget in self.budgets:
+                who = subject(budget, app, team, tags)
+                if who is None:
+                    continue
+                label, end = period(budget, now)
+                key = f"{budget.name}#{who}#{label}"
+                if budget.mode == "soft":
+                    holds.append(Hold(budget, key, 0, end))
+                    continue
+                try:
+                    state = self.store.reserve(key, worst_nano, to_nano(budget.limit_usd), end + _KEEP_S)
+                except Exception:
+                    if budget.fail_open:
+                        logger.warning("budget store unreachable; %s fails open", budget.name)
+                        continue
+                    raise GovernanceUnavailable("the budget store is unreachable; request refused (fail closed)") from None
+                if state is None:
+                    raise BudgetExceeded(
+                        f"budget {budget.name!r} ({budget.scope} {who}, {budget.period} limit ${budget.limit_usd}) "
+                        f"has no room for this request's worst-case cost",
+                        code="budget_exceeded",
+                        headers={"x-mesh-budget": budget.name},
+                    )
+                holds.append(Hold(budget, key, worst_nano, end))
+        except BaseException:
+            self.settle(holds, 0, now)
+            raise
+        return holds
+
+    def settle(self, holds: Sequence[Hold], actual_nano: int, now: float) -> list[tuple[Hold, Any]]:
+        settled = []
+        for hold in holds:
+            try:
+                state = self.store.settle(hold.key, hold.amount_nano, actual_nano, hold.period_end + _KEEP_S)
+            except Exception:
+                logger.exception("could not settle budget %s (%s)", hold.budget.name, hold.key)
+                continue
+            settled.append((hold, state))
+            limit = to_nano(hold.budget.limit_usd)
+            before = state.spent_nano - actual_nano
+            for fraction in hold.budget.alert_at:
+                mark = limit * fraction
+                if before < mark <= state.spent_nano:
+                    self.on_alert(hold.budget, hold.key, state.spent_nano, limit, fraction)
+        return settled
+
+    def status(self, now: float, subjects: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
+        """Current counters of every budget for the given subjects (scope -> names)."""
+        rows = []
+        for budget in self.budgets:
+            label, _ = period(budget, now)
+            names = ["*"] if budget.scope == "global" else (
+                [budget.match] if budget.match != "*" and budget.scope != "tag" or "*" not in budget.match
+                else list(subjects.get(budget.scope, ())))
+            for who in names:
+                state = self.store.get(f"{budget.name}#{who}#{label}")
+                rows.append({"budget": budget.name, "scope": budget.scope, "subject": who, "period": label,
+                             "mode": budget.mode, "limit_usd": budget.limit_usd,
+                             "spent_usd": str(Decimal(state.spent_nano) / NANO_PER_USD),
+                             "reserved_usd": str(Decimal(state.reserved_nano) / NANO_PER_USD)})
+        return rows
+
+
+def _log_alert(budget: BudgetConfig, key: str, spent_nano: int, limit_nano: int, fraction: float) -> None:
+    logger.warning(
+        "budget %s crossed %d%% (%s): spent $%s of $%s", budget.name, round(fraction * 100), key,
+        Decimal(spent_nano) / NANO_PER_USD, budget.limit_usd,
+    )

@@ -1,0 +1,103 @@
+"""``GET /v1/mesh/costs``: the cost ledger, grouped and filtered, JSON or CSV.
+
+Any authenticated app may call it and sees only its own costs; admin apps see
+every app's (and may filter with ``app=``). Query parameters: ``since``/``until``
+(epoch seconds or ISO dates, default: the current UTC month), ``app``, ``team``,
+``project``, ``route``, ``provider``, ``model``, ``user``, ``tag=k=v`` (repeatable),
+``group_by=app,model`` (app, team, project, user, route, provider, model, endpoint,
+day, month, tag:<key>), ``format=csv`` (grouped rows, or records when no group_by),
+``records=true`` (include the records in JSON).
+
+Mounting this module also installs the header capture middleware the cost hook
+reads ``x-mesh-tags`` and ``x-mesh-cache`` through, and binds the semantic cache's
+embedder to the service (embeddings go through the mesh as the calling app).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from llm_mesh.cost.headers import HeaderCapture
+from llm_mesh.cost.hook import CostHook
+from llm_mesh.cost.ledger import CostQuery, parse_tag_filters, parse_time, records_csv, record_dict, run_query, to_csv
+from llm_mesh.errors import InvalidRequest, MeshError, NotFound, PermissionDenied
+from llm_mesh.gateway.context import RequestContext
+from llm_mesh.http.app import error_response
+from llm_mesh.http.identity import inbound_identity
+from llm_mesh.runtime import MeshRuntime
+from llm_mesh.wire.openai_embeddings import EmbeddingsRequest
+
+
+def month_start(now: float) -> float:
+    moment = dt.datetime.fromtimestamp(now, dt.timezone.utc)
+    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+def _service_embedder(runtime: MeshRuntime) -> Any:
+    async def embed(ctx: RequestContext, route: str, text: str) -> list[float]:
+        inner = RequestContext(endpoint="embeddings.cache", caller=ctx.caller, tags=dict(ctx.tags))
+        status, error = 200, None
+        try:
+            response = await runtime.service.embeddings(inner, EmbeddingsRequest(model=route, input=text))
+        except MeshError as exc:
+            status, error = exc.status, exc
+            raise
+        finally:
+            runtime.service.record(inner, status, error=error)
+        return list(response.data[0].embedding)  # type: ignore[arg-type]
+
+    return embed
+
+
+def mount(app: FastAPI, runtime: MeshRuntime) -> None:
+    app.add_middleware(HeaderCapture)
+    for hook in runtime.service.hooks:
+        if isinstance(hook, CostHook) and hook.embedder is None:
+            hook.embedder = _service_embedder(runtime)
+
+    @app.get("/v1/mesh/costs")
+    async def costs(request: Request) -> Response:
+        ctx = RequestContext(endpoint="mesh.costs")
+        try:
+            caller = runtime.service.authenticate(ctx, inbound_identity(request, runtime.home))
+            ledger = getattr(runtime.stores, "ledger", None)
+            if ledger is None:
+                raise NotFound("this mesh has no cost ledger (no ledger table)")
+            params = request.query_params
+            app_name = params.get("app")
+            if not caller.admin:
+                if app_name not in (None, caller.app):
+                    raise PermissionDenied("an app may only read its own costs")
+                app_name = caller.app
+            now = time.time()
+            try:
+                query = CostQuery(
+                    since=parse_time(params.get("since"), month_start(now)),
+                    until=parse_time(params.get("until"), now + 1, end_of_day=True),
+                    app=app_name, team=params.get("team"), project=params.get("project"), route=params.get("route"),
+                    provider=params.get("provider"), model=params.get("model"), user=params.get("user"),
+                    tags=parse_tag_filters(params.getlist("tag")),
+                    group_by=tuple(g for g in (params.get("group_by") or "").split(",") if g),
+                )
+            except ValueError as exc:
+                raise InvalidRequest(str(exc)) from None
+            records, groups = run_query(ledger, query)
+        except MeshError as error:
+            return error_response(error, ctx)
+        headers = ctx.response_headers()
+        if params.get("format") == "csv":
+            body = to_csv(groups) if query.group_by else records_csv(records)
+            headers["content-disposition"] = 'attachment; filename="mesh-costs.csv"'
+            return Response(body, media_type="text/csv", headers=headers)
+        payload: dict[str, Any] = {
+            "object": "mesh.costs", "since": query.since, "until": query.until, "group_by": list(query.group_by),
+            "groups": groups,
+        }
+        if params.get("records") in ("1", "true"):
+            payload["records"] = [record_dict(r) for r in records]
+        return JSONResponse(payload, headers=headers)
