@@ -9,7 +9,8 @@ background thread appends (the chain needs one order per partition, and the
 request path only pays a deque append); on Lambda the append is inline, before
 the invocation ends.
 
-Payloads (the request as it left the mesh, i.e. after redaction, and the answer)
+Payloads (the request as it left the mesh, i.e. after redaction, and the answer as
+the model gave it, before placeholders were restored)
 are kept only when ``governance.audit.payloads`` is true (optionally only for some
 policies), encrypted with a Fernet key from an environment variable locally or a
 KMS key on AWS (:mod:`llm_mesh.aws.kms`).
@@ -39,6 +40,7 @@ logger = logging.getLogger("llm_mesh.audit")
 
 _REQUEST_ATTR = "_mesh_audit_request"
 _STREAM_ATTR = "_mesh_audit_stream"
+_ANSWER_ATTR = "_mesh_audit_answer"
 
 
 def config_version(config: Any) -> str:
@@ -185,6 +187,11 @@ class AuditHook(BaseHook):
             setattr(ctx, _REQUEST_ATTR, request)
         return request
 
+    async def after_chat(self, ctx: RequestContext, request: ChatCompletionRequest, completion: ChatCompletion) -> ChatCompletion:
+        if getattr(ctx, _REQUEST_ATTR, None) is not None:  # innermost: the answer as the model gave it
+            setattr(ctx, _ANSWER_ATTR, completion)
+        return completion
+
     def wrap_stream(
         self, ctx: RequestContext, request: ChatCompletionRequest, chunks: AsyncIterator[ChatCompletionChunk]
     ) -> AsyncIterator[ChatCompletionChunk]:
@@ -206,8 +213,9 @@ class AuditHook(BaseHook):
         if request is None or self.cipher is None:
             return None
         body: dict[str, Any] = {"request": request.model_dump(mode="json", exclude_none=True)}
-        if outcome.completion is not None:
-            body["response"] = outcome.completion.model_dump(mode="json", exclude_none=True)
+        answer = getattr(ctx, _ANSWER_ATTR, None) or outcome.completion
+        if answer is not None:
+            body["response"] = answer.model_dump(mode="json", exclude_none=True)
         elif (parts := getattr(ctx, _STREAM_ATTR, None)) is not None:
             body["response"] = {"streamed_text": "".join(parts)}
         raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False)[: self.cfg.max_payload_chars]

@@ -215,5 +215,8 @@ def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
         click.echo("(none)")
 
 
+from llm_mesh.cli.governance import audit as _audit, policy as _policy; cli.add_command(_policy); cli.add_command(_audit)  # noqa: E402,E702
+
+
 if __name__ == "__main__":
     cli()
