@@ -64,7 +64,8 @@ def cli() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--log-level", default="warning", show_default=True)
-def serve(config_file: str | None, data_dir: str, host: str, port: int, log_level: str) -> None:
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="worker processes")
+def serve(config_file: str | None, data_dir: str, host: str, port: int, log_level: str, workers: int) -> None:
     """Run the gateway locally on the embedded default (SQLite, env secrets)."""
     import uvicorn
 
@@ -115,7 +116,18 @@ def serve(config_file: str | None, data_dir: str, host: str, port: int, log_leve
         uvicorn_kwargs["http"] = "httptools"
     except ImportError:
         pass
-    uvicorn.run(app, **uvicorn_kwargs)
+    if workers == 1:
+        uvicorn.run(app, **uvicorn_kwargs)
+        return
+    import json
+
+    path = _config_path(config_file)
+    os.environ["MESH_CONFIG"] = str(path) if path else ""
+    os.environ["MESH_DATA_DIR"] = data_dir
+    if path is None:
+        os.environ["MESH_BUILTIN_CONFIG"] = json.dumps(BUILTIN_CONFIG)
+    runtime.log_writer.close()
+    uvicorn.run("llm_mesh.cli.serve_factory:app_from_env", factory=True, workers=workers, **uvicorn_kwargs)
 
 
 @cli.command()
