@@ -20,6 +20,7 @@ from llm_mesh.providers.catalog import PROVIDER_KINDS, validate_provider_options
 from llm_mesh.cost.config import CostConfig
 from llm_mesh.kb.config import KnowledgeBaseConfig, check_references as kb_references
 from llm_mesh.prompts.config import ExperimentConfig, PromptsConfig
+from llm_mesh.config.self_hosted import SelfHostedSection
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
 _NAME = re.compile(NAME_PATTERN)
@@ -235,6 +236,7 @@ class MeshConfig(Strict):
     knowledge_bases: dict[str, KnowledgeBaseConfig] = Field(default_factory=dict, description="RAG knowledge bases")
     prompts: PromptsConfig | None = Field(default=None, description="the prompt catalogue")
     experiments: dict[str, ExperimentConfig] = Field(default_factory=dict, description="prompt A/B experiments")
+    self_hosted: SelfHostedSection = Field(default_factory=dict, description="SageMaker endpoints the CDK app deploys")
     policies: dict[str, PolicyConfig] = Field(default_factory=dict, description="named PII/secret policies")
     governance: GovernanceConfig = Field(default_factory=GovernanceConfig, description="policy bindings, residency, audit")
     agents: AgentsSection = Field(default_factory=AgentsSection, description="agent tools and definitions")
