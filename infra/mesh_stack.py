@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from infra.components.agents import build_agents
 from infra.components.api import MeshApi
 from infra.components.functions import LWA_DEFAULT_VERSION, GatewayFunctions
+from infra.components.self_hosted import SelfHostedEndpoints
 from infra.components.redact import RedactFunction
 from infra.components.self_hosted import SelfHostedEndpoints
 from infra.components.tables import MeshTables
@@ -79,6 +80,7 @@ class MeshStack(Stack):
             secret_names=secret_names(self.mesh_config),
             lwa_layer_version=lwa_layer_version,
         )
+        self.self_hosted = SelfHostedEndpoints(self, "SelfHosted", endpoints=self.mesh_config.self_hosted, grantees=(self.functions.buffered, self.functions.streaming))
         self.self_hosted = SelfHostedEndpoints(self, "SelfHosted", endpoints=self.mesh_config.self_hosted, grantees=(self.functions.buffered, self.functions.streaming))
         self.api = MeshApi(self, "Api", buffered=self.functions.buffered, streaming=self.functions.streaming)
         self.redact = RedactFunction(self, "Redact", functions=self.functions, api=self.api, config=self.mesh_config, code_dir=stage_function("redact", config_path, build_dir), tables=self.tables, secrets=secret_names(self.mesh_config))
