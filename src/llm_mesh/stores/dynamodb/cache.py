@@ -35,11 +35,16 @@ class DynamoCacheStore:
         })
 
     def vectors(self, partition: str, now: float, limit: int) -> list[tuple[bytes, str]]:
-        response = self._client.query(
-            TableName=self._table, KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": codec.s(f"S#{partition}")}, ScanIndexForward=False, Limit=limit,
-        )
-        return [
-            (bytes(item["vector"]["B"]), codec.get_str(item, "value"))
-            for item in response.get("Items", []) if codec.get_float(item, "expires_at", 0.0) > now
-        ]
+        found: list[tuple[bytes, str]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table, "KeyConditionExpression": "pk = :pk", "FilterExpression": "expires_at > :now",
+            "ExpressionAttributeValues": {":pk": codec.s(f"S#{partition}"), ":now": codec.num(now)},
+            "ScanIndexForward": False, "Limit": limit,
+        }
+        while len(found) < limit:  # Limit counts items before the filter: page until enough live ones
+            response = self._client.query(**kwargs)
+            found.extend((bytes(item["vector"]["B"]), codec.get_str(item, "value")) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return found[:limit]
