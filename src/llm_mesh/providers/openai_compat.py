@@ -309,16 +309,6 @@ class OpenAILikeProvider:
         await self._client.aclose()
 
 
-def pick(body: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
-    """Keep only the fields an upstream with a closed request schema accepts."""
-    return {key: value for key, value in body.items() if key in allowed}
-
-
-def system_roles(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """OpenAI's newer ``developer`` role is a system message to everyone else."""
-    return [{**m, "role": "system"} if m.get("role") == "developer" else m for m in messages]
-
-
 def bearer_client(
     name: str,
     config: Any,

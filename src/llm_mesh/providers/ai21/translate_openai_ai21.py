@@ -14,7 +14,7 @@ from typing import Any
 
 from llm_mesh.errors import InvalidRequest
 from llm_mesh.providers.ai21.types import CHAT_FIELDS
-from llm_mesh.providers.openai_compat import pick, system_roles
+from llm_mesh.providers.common.messages import pick, system_roles
 from llm_mesh.providers.openai import translate_openai_openai as openai_wire
 from llm_mesh.wire.openai_chat import ChatCompletionRequest, message_text
 

@@ -33,7 +33,6 @@ cached_tokens = cache_read_input_tokens.
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +40,11 @@ from typing import Any
 from llm_mesh.errors import InvalidRequest, UpstreamError
 from llm_mesh.providers.anthropic.capabilities import supports_native_structured_output
 from llm_mesh.providers.anthropic.options import AnthropicOptions
+from llm_mesh.providers.common.finish_reasons import CLAUDE_STOP_REASONS, lookup_finish_reason
+from llm_mesh.providers.common.images import parse_data_url
+from llm_mesh.providers.common.messages import append_turn
+from llm_mesh.providers.common.tool_calls import parse_tool_arguments
+from llm_mesh.providers.common.usage import make_usage
 from llm_mesh.wire.openai_chat import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -49,7 +53,6 @@ from llm_mesh.wire.openai_chat import (
     ChunkChoice,
     Delta,
     FunctionCall,
-    PromptTokensDetails,
     ResponseMessage,
     ToolCall,
     ToolCallDelta,
@@ -57,17 +60,8 @@ from llm_mesh.wire.openai_chat import (
     Usage,
 )
 
-FINISH_REASONS: dict[str, str] = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "pause_turn": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-}
+FINISH_REASONS: dict[str, str] = {**CLAUDE_STOP_REASONS, "pause_turn": "stop", "refusal": "content_filter"}
 
-_DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+)(?:;[^,;]*)*;base64,(.*)$", re.DOTALL)
 _IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
 
 
@@ -89,14 +83,14 @@ def _text_of(content: Any) -> str:
 
 
 def _image_block(url: str, where: str) -> dict[str, Any]:
-    match = _DATA_URL.match(url)
-    if match:
-        media_type = match.group(1).lower()
+    parsed = parse_data_url(url)
+    media_type = parsed.media_type if parsed else None
+    if parsed and media_type:
         if media_type not in _IMAGE_TYPES:
             raise InvalidRequest(
                 f"Anthropic accepts jpeg, png, gif and webp images, not {media_type}", param=where
             )
-        return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": match.group(2)}}
+        return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": parsed.data}}
     if url.startswith(("http://", "https://")):
         return {"type": "image", "source": {"type": "url", "url": url}}
     raise InvalidRequest("an image_url must be a data: URL or an http(s) URL", param=where)
@@ -105,12 +99,12 @@ def _image_block(url: str, where: str) -> dict[str, Any]:
 def _file_block(part: Any, where: str) -> dict[str, Any]:
     file = getattr(part, "file", None)
     data = file.get("file_data") if isinstance(file, dict) else None
-    match = _DATA_URL.match(data) if isinstance(data, str) else None
-    if match is None or match.group(1).lower() != "application/pdf":
+    parsed = parse_data_url(data) if isinstance(data, str) else None
+    if parsed is None or parsed.media_type != "application/pdf":
         raise InvalidRequest("only PDF file parts given as base64 data URLs reach Anthropic", param=where)
     block: dict[str, Any] = {
         "type": "document",
-        "source": {"type": "base64", "media_type": "application/pdf", "data": match.group(2)},
+        "source": {"type": "base64", "media_type": "application/pdf", "data": parsed.data},
     }
     if isinstance(file, dict) and isinstance(file.get("filename"), str):
         block["title"] = file["filename"]
@@ -141,18 +135,12 @@ def _assistant_blocks(message: Any, where: str) -> list[dict[str, Any]]:
     if text:
         blocks.append({"type": "text", "text": text})
     for index, call in enumerate(message.tool_calls or []):
-        try:
-            arguments = json.loads(call.function.arguments) if call.function.arguments.strip() else {}
-        except ValueError:
-            raise InvalidRequest(
-                "tool call arguments must be JSON to reach Anthropic",
-                param=f"{where}.tool_calls.{index}.function.arguments",
-            ) from None
-        if not isinstance(arguments, dict):
-            raise InvalidRequest(
-                "tool call arguments must be a JSON object to reach Anthropic",
-                param=f"{where}.tool_calls.{index}.function.arguments",
-            )
+        arguments = parse_tool_arguments(
+            call.function.arguments,
+            not_json="tool call arguments must be JSON to reach Anthropic",
+            not_object="tool call arguments must be a JSON object to reach Anthropic",
+            param=f"{where}.tool_calls.{index}.function.arguments",
+        )
         blocks.append({"type": "tool_use", "id": call.id, "name": call.function.name, "input": arguments})
     return blocks
 
@@ -162,12 +150,7 @@ def _messages(request: ChatCompletionRequest) -> tuple[list[dict[str, Any]], lis
     turns: list[dict[str, Any]] = []
 
     def append(role: str, blocks: list[dict[str, Any]]) -> None:
-        if not blocks:
-            return
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": list(blocks)})
+        append_turn(turns, role, blocks)
 
     for index, message in enumerate(request.messages):
         where = f"messages.{index}"
@@ -279,19 +262,11 @@ def usage_from(data: Any) -> Usage:
     cache_read = int(data.get("cache_read_input_tokens") or 0)
     cache_write = int(data.get("cache_creation_input_tokens") or 0)
     output_tokens = int(data.get("output_tokens") or 0)
-    prompt = input_tokens + cache_read + cache_write
-    return Usage(
-        prompt_tokens=prompt,
-        completion_tokens=output_tokens,
-        total_tokens=prompt + output_tokens,
-        prompt_tokens_details=PromptTokensDetails(cached_tokens=cache_read),
-    )
+    return make_usage(input_tokens + cache_read + cache_write, output_tokens, cached=cache_read)
 
 
 def finish_reason(stop_reason: Any) -> str | None:
-    if stop_reason is None:
-        return None
-    return FINISH_REASONS.get(stop_reason, "stop")
+    return lookup_finish_reason(stop_reason, FINISH_REASONS)
 
 
 def chat_response(data: Any, json_tool: str | None = None) -> ChatCompletion:

@@ -25,10 +25,7 @@ returns one choice and silently returning fewer than asked would be wrong).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +33,11 @@ from typing import Any
 from llm_mesh.errors import InvalidRequest, UpstreamError
 from llm_mesh.providers.bedrock.capabilities import BedrockModel, lookup
 from llm_mesh.providers.bedrock.types import STREAM_EXCEPTION_EVENTS
+from llm_mesh.providers.common.finish_reasons import CLAUDE_STOP_REASONS
+from llm_mesh.providers.common.images import parse_data_url
+from llm_mesh.providers.common.messages import append_turn
+from llm_mesh.providers.common.tool_calls import parse_tool_arguments
+from llm_mesh.providers.common.usage import make_usage
 from llm_mesh.wire.openai_chat import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -44,7 +46,6 @@ from llm_mesh.wire.openai_chat import (
     ChunkChoice,
     Delta,
     FunctionCall,
-    PromptTokensDetails,
     ResponseMessage,
     ToolCall,
     ToolCallDelta,
@@ -53,15 +54,10 @@ from llm_mesh.wire.openai_chat import (
     message_text,
 )
 
-_DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*?);base64,(?P<data>.*)$", re.S)
 _IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
 
 STOP_REASONS: dict[str, str] = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
+    **CLAUDE_STOP_REASONS,
     "guardrail_intervened": "content_filter",
     "content_filtered": "content_filter",
     "malformed_model_output": "stop",
@@ -71,21 +67,18 @@ STOP_REASONS: dict[str, str] = {
 
 # ------------------------------------------------------------------ request
 def image_block(url: str) -> dict[str, Any]:
-    match = _DATA_URL.match(url)
-    if match is None:
+    parsed = parse_data_url(url)
+    if parsed is None or (parsed.mime is not None and parsed.media_type is None):
         raise InvalidRequest(
             "Bedrock needs image bytes: send images as data: URLs (base64), not http(s) links",
             param="messages",
             code="image_url_not_supported",
         )
-    mime = (match.group("mime") or "").lower()
+    mime = parsed.media_type or ""
     fmt = _IMAGE_FORMATS.get(mime)
     if fmt is None:
         raise InvalidRequest(f"image type {mime or 'unknown'!r} is not supported (png, jpeg, gif, webp)", param="messages")
-    try:
-        raw = base64.b64decode(match.group("data"), validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidRequest("image data URL is not valid base64", param="messages") from None
+    raw = parsed.decode("image data URL is not valid base64", param="messages")
     return {"image": {"format": fmt, "source": {"bytes": raw}}}
 
 
@@ -105,24 +98,11 @@ def _user_blocks(content: Any) -> list[dict[str, Any]]:
 
 
 def _tool_input(arguments: str) -> Any:
-    if not arguments.strip():
-        return {}
-    try:
-        value = json.loads(arguments)
-    except ValueError:
-        raise InvalidRequest("tool call arguments must be a JSON object for Bedrock", param="messages") from None
-    if not isinstance(value, dict):
-        raise InvalidRequest("tool call arguments must be a JSON object for Bedrock", param="messages")
-    return value
+    return parse_tool_arguments(
+        arguments, not_json="tool call arguments must be a JSON object for Bedrock", param="messages"
+    )
 
 
-def _append(messages: list[dict[str, Any]], role: str, blocks: list[dict[str, Any]]) -> None:
-    if not blocks:
-        return
-    if messages and messages[-1]["role"] == role:
-        messages[-1]["content"].extend(blocks)
-    else:
-        messages.append({"role": role, "content": blocks})
 
 
 def _tool_choice(request: ChatCompletionRequest) -> dict[str, Any] | None:
@@ -152,7 +132,7 @@ def converse_request(request: ChatCompletionRequest, model: BedrockModel | None 
             if text:
                 system_texts.append(text)
         elif role == "user":
-            _append(messages, "user", _user_blocks(message.content))
+            append_turn(messages, "user", _user_blocks(message.content))
         elif role == "assistant":
             blocks: list[dict[str, Any]] = []
             text = message_text(message.content)
@@ -163,11 +143,11 @@ def converse_request(request: ChatCompletionRequest, model: BedrockModel | None 
                 blocks.append(
                     {"toolUse": {"toolUseId": call.id, "name": call.function.name, "input": _tool_input(call.function.arguments)}}
                 )
-            _append(messages, "assistant", blocks)
+            append_turn(messages, "assistant", blocks)
         elif role == "tool":
             has_tool_blocks = True
             result = {"toolUseId": message.tool_call_id, "content": [{"text": message_text(message.content)}]}
-            _append(messages, "user", [{"toolResult": result}])
+            append_turn(messages, "user", [{"toolResult": result}])
 
     kwargs: dict[str, Any] = {"modelId": request.model}
     if system_texts:
@@ -237,12 +217,7 @@ def usage_from(data: Any) -> Usage | None:
     cache_write = int(data.get("cacheWriteInputTokens") or 0)
     prompt = int(data.get("inputTokens") or 0) + cache_read + cache_write
     completion = int(data.get("outputTokens") or 0)
-    return Usage(
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        total_tokens=prompt + completion,
-        prompt_tokens_details=PromptTokensDetails(cached_tokens=cache_read) if cache_read or cache_write else None,
-    )
+    return make_usage(prompt, completion, cached=cache_read if cache_read or cache_write else None)
 
 
 def finish_reason(stop_reason: Any, has_tool_calls: bool) -> str:

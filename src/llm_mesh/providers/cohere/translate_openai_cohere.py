@@ -27,6 +27,7 @@ from typing import Any
 
 from llm_mesh.errors import InvalidRequest, UpstreamError, UpstreamTimeout
 from llm_mesh.providers.cohere import types as c
+from llm_mesh.providers.common.usage import make_usage
 from llm_mesh.wire.openai_chat import (
     AssistantMessage,
     ChatCompletion,
@@ -36,7 +37,6 @@ from llm_mesh.wire.openai_chat import (
     ChunkChoice,
     Delta,
     FunctionCall,
-    PromptTokensDetails,
     ResponseMessage,
     SystemMessage,
     ToolCall,
@@ -186,10 +186,8 @@ def usage(data: dict[str, Any] | None) -> Usage | None:
     completion = int(
         billed.get("output_tokens") if billed.get("output_tokens") is not None else tokens.get("output_tokens") or 0
     )
-    result = Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
-    if data.get("cached_tokens") is not None:
-        result.prompt_tokens_details = PromptTokensDetails(cached_tokens=int(data["cached_tokens"]))
-    return result
+    cached = data.get("cached_tokens")
+    return make_usage(prompt, completion, cached=int(cached) if cached is not None else None)
 
 
 def _text(content: Any) -> str:

@@ -17,19 +17,21 @@ rejects a follow-up turn without it) travels inside the OpenAI tool-call id afte
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import mimetypes
 import re
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 from llm_mesh.errors import ContentPolicyViolation, InvalidRequest, UpstreamError
+from llm_mesh.providers.common.images import parse_data_url
+from llm_mesh.providers.common.messages import append_turn
+from llm_mesh.providers.common.tool_calls import parse_tool_arguments
+from llm_mesh.providers.common.usage import make_usage
 from llm_mesh.providers.gemini import types as g
 from llm_mesh.wire.openai_chat import (
     AssistantMessage,
@@ -38,10 +40,8 @@ from llm_mesh.wire.openai_chat import (
     ChatCompletionRequest,
     Choice,
     ChunkChoice,
-    CompletionTokensDetails,
     Delta,
     FunctionCall,
-    PromptTokensDetails,
     ResponseMessage,
     SystemMessage,
     ToolCall,
@@ -228,15 +228,12 @@ def id_tag(seed: str | None) -> str:
 # ---------------------------------------------------------------- request
 def _data_url(url: str) -> tuple[str, str] | None:
     """(mime type, base64 payload) of a base64 data: URL."""
-    match = re.match(r"^data:([^;,]+)?((?:;[^;,]+)*?);base64,(.*)$", url, re.DOTALL)
-    if not match:
+    parsed = parse_data_url(url)
+    if parsed is None:
         return None
-    payload = match.group(3).strip()
-    try:
-        base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidRequest("a data: URL does not hold valid base64") from None
-    return (match.group(1) or "application/octet-stream"), payload
+    parsed = replace(parsed, data=parsed.data.strip())
+    parsed.decode("a data: URL does not hold valid base64")
+    return (parsed.mime or "application/octet-stream"), parsed.data
 
 
 def _guess_mime(url: str, default: str) -> str:
@@ -299,12 +296,7 @@ def _tool_response(content: Any) -> dict[str, Any]:
 
 
 def _append(contents: list[g.Content], role: str, parts: list[g.Part]) -> None:
-    if not parts:
-        return
-    if contents and contents[-1]["role"] == role:
-        contents[-1]["parts"].extend(parts)
-    else:
-        contents.append({"role": role, "parts": parts})  # type: ignore[typeddict-item]
+    append_turn(contents, role, parts, key="parts")
 
 
 def _contents(request: ChatCompletionRequest) -> tuple[list[g.Content], list[str]]:
@@ -326,12 +318,11 @@ def _contents(request: ChatCompletionRequest) -> tuple[list[g.Content], list[str
             for call in message.tool_calls or []:
                 call_id, signature = decode_call_id(call.id)
                 call_names[call.id] = call.function.name
-                try:
-                    args = json.loads(call.function.arguments) if call.function.arguments.strip() else {}
-                except ValueError:
-                    raise InvalidRequest(f"tool call {call_id!r} has arguments that are not JSON") from None
-                if not isinstance(args, dict):
-                    raise InvalidRequest(f"tool call {call_id!r} arguments must be a JSON object")
+                args = parse_tool_arguments(
+                    call.function.arguments,
+                    not_json=f"tool call {call_id!r} has arguments that are not JSON",
+                    not_object=f"tool call {call_id!r} arguments must be a JSON object",
+                )
                 function_call: g.FunctionCall = {"name": call.function.name, "args": args}
                 if not _SYNTHETIC_ID.match(call_id):
                     function_call["id"] = call_id
@@ -446,13 +437,14 @@ def usage(metadata: dict[str, Any] | None) -> Usage | None:
     thoughts = int(metadata.get("thoughtsTokenCount") or 0)
     completion = int(metadata.get("candidatesTokenCount") or 0) + thoughts
     total = int(metadata.get("totalTokenCount") or 0) or prompt + completion
-    result = Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
     cached = metadata.get("cachedContentTokenCount")
-    if cached is not None:
-        result.prompt_tokens_details = PromptTokensDetails(cached_tokens=int(cached))
-    if thoughts:
-        result.completion_tokens_details = CompletionTokensDetails(reasoning_tokens=thoughts)
-    return result
+    return make_usage(
+        prompt,
+        completion,
+        total=total,
+        cached=int(cached) if cached is not None else None,
+        reasoning=thoughts or None,
+    )
 
 
 def _check_blocked(data: dict[str, Any]) -> None:

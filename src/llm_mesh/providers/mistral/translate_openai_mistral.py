@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llm_mesh.providers.openai_compat import pick, system_roles
+from llm_mesh.providers.common.messages import pick, system_roles
 from llm_mesh.providers.mistral.types import CHAT_FIELDS, MESSAGE_FIELDS
 from llm_mesh.providers.openai import translate_openai_openai as openai_wire
 from llm_mesh.wire.openai_chat import ChatCompletionRequest

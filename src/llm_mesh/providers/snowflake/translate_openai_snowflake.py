@@ -13,7 +13,7 @@ import hashlib
 import json
 from typing import Any, Callable
 
-from llm_mesh.providers.openai_compat import system_roles
+from llm_mesh.providers.common.messages import system_roles
 from llm_mesh.providers.openai import translate_openai_openai as openai_wire
 from llm_mesh.providers.snowflake.types import KeyPairClaims
 from llm_mesh.wire.openai_chat import ChatCompletionRequest

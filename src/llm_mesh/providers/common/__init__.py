@@ -1,0 +1,1 @@
+"""Translation helpers shared by several providers' ``translate_openai_<x>`` modules."""
