@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from infra.components.api import MeshApi
 from infra.components.functions import LWA_DEFAULT_VERSION, GatewayFunctions
+from infra.components.redact import RedactFunction
 from infra.components.self_hosted import SelfHostedEndpoints
 from infra.components.tables import MeshTables
 from llm_mesh.config import MeshConfig, load_config
@@ -79,6 +80,7 @@ class MeshStack(Stack):
         )
         self.self_hosted = SelfHostedEndpoints(self, "SelfHosted", endpoints=self.mesh_config.self_hosted, grantees=(self.functions.buffered, self.functions.streaming))
         self.api = MeshApi(self, "Api", buffered=self.functions.buffered, streaming=self.functions.streaming)
+        self.redact = RedactFunction(self, "Redact", functions=self.functions, api=self.api, config=self.mesh_config, code_dir=stage_function("redact", config_path, build_dir), tables=self.tables, secrets=secret_names(self.mesh_config))
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL; the OpenAI base_url is <ApiUrl>v1")
         self._acknowledge_nag_findings()
 
