@@ -24,6 +24,7 @@ from llm_mesh.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
+from llm_mesh.cost.prices import planner_price_lookup
 from llm_mesh.gateway.context import RequestContext
 from llm_mesh.gateway.hooks import Outcome, RequestHook
 from llm_mesh.gateway.replay import replay_as_stream
@@ -97,7 +98,7 @@ class MeshService:
         self._rng = rng or random.Random()
         self.breaker = CircuitBreaker(health or InMemoryHealthStore())
         self.latency = LatencyTracker()
-        self.planner = RoutePlanner(config, self.capabilities, self.breaker, self.latency, rng=self._rng)
+        self.planner = RoutePlanner(config, self.capabilities, self.breaker, self.latency, price=planner_price_lookup(config), rng=self._rng)
 
     def capabilities(self, provider: str, model: str) -> Capabilities:
         try:
