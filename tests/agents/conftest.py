@@ -23,9 +23,7 @@ def _fresh_fake(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("fake").reset()
 
 
-@pytest.fixture()
-def orders_db(tmp_path: Path) -> Path:
-    path = tmp_path / "orders.db"
+def make_orders_db(path: Path) -> Path:
     conn = sqlite3.connect(path)
     conn.executescript(
         """
@@ -38,6 +36,11 @@ def orders_db(tmp_path: Path) -> Path:
     conn.commit()
     conn.close()
     return path
+
+
+@pytest.fixture()
+def orders_db(tmp_path: Path) -> Path:
+    return make_orders_db(tmp_path / "orders.db")
 
 
 def agent_config(base_url: str, db: Path, **agent: Any) -> dict[str, Any]:
