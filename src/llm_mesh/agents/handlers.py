@@ -64,6 +64,19 @@ def _error(code: str, message: str) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------- route
+def new_run_record(env: "AgentEnv", event: dict[str, Any]) -> dict[str, Any]:
+    """The run record as it starts (status running), from a start event."""
+    agent = _agent(env, event["agent"])
+    now = _now()
+    return {
+        "run_id": event["run_id"], "agent": event["agent"], "app": event["app"], "principal": event.get("principal", ""),
+        "status": "running", "input": env.record_text(str(event.get("input", "")), event["app"], agent.route),
+        "answer": None, "error": None, "stop_reason": None, "created_at": now, "updated_at": now, "ended_at": None,
+        "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": "0", "steps": 0, "parent": event.get("parent"),
+        "mode": event.get("mode", "async"),
+    }
+
+
 async def route(env: "AgentEnv", event: dict[str, Any]) -> dict[str, Any]:
     """Start a run: check the agent and the caller, create the run record, build the first messages."""
     run = {
@@ -77,12 +90,7 @@ async def route(env: "AgentEnv", event: dict[str, Any]) -> dict[str, Any]:
     agent = authorise_agent(env, Caller(run["app"], run["principal"]), run["agent"])
     text = str(event.get("input", ""))
     now = _now()
-    env.store.create_run({
-        "run_id": run["run_id"], "agent": run["agent"], "app": run["app"], "principal": run["principal"],
-        "status": "running", "input": env.record_text(text, run["app"], agent.route), "answer": None, "error": None,
-        "stop_reason": None, "created_at": now, "updated_at": now, "ended_at": None, "prompt_tokens": 0,
-        "completion_tokens": 0, "cost_usd": "0", "steps": 0, "parent": run["parent"], "mode": event.get("mode", "async"),
-    })
+    env.store.create_run(new_run_record(env, {**event, **run}))  # a no-op when the API created it already
     messages: list[dict[str, Any]] = []
     if agent.instructions:
         messages.append({"role": "system", "content": agent.instructions})

@@ -10,4 +10,5 @@ EXTENSIONS: tuple[str, ...] = (
     "llm_mesh.http.governance:mount",
     "llm_mesh.http.knowledge:mount",
     "llm_mesh.http.prompts:mount",
+    "llm_mesh.http.agents:mount",
 )
