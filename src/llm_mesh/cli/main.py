@@ -230,5 +230,9 @@ def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
 from llm_mesh.cli.governance import audit as _audit, policy as _policy; cli.add_command(_policy); cli.add_command(_audit)  # noqa: E402,E702
 
 
+from llm_mesh.cli.kb import register as _register_kb  # noqa: E402  (kb, prompts, experiments)
+_register_kb(cli)
+
+
 if __name__ == "__main__":
     cli()
