@@ -234,5 +234,8 @@ from llm_mesh.cli.kb import register as _register_kb  # noqa: E402  (kb, prompts
 _register_kb(cli)
 
 
+from llm_mesh.cli.costs import costs as _costs; cli.add_command(_costs)  # noqa: E402,E702
+
+
 if __name__ == "__main__":
     cli()

@@ -373,4 +373,9 @@ def build_cost_hook(context: Any) -> CostHook | None:
     if getattr(context.config, "costs", None) is None:
         return None
     extras = context.extras
-    return CostHook(context.config, context.stores, metrics=extras.get("metrics"), embedder=extras.get("embedder"))
+    metrics = extras.get("metrics")
+    if metrics is None and context.home == "aws":  # Lambda: EMF to stdout, CloudWatch extracts the metrics
+        from llm_mesh.aws.metrics import EmfMetricsSink
+
+        metrics = EmfMetricsSink()
+    return CostHook(context.config, context.stores, metrics=metrics, embedder=extras.get("embedder"))
