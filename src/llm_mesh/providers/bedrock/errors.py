@@ -8,6 +8,8 @@ the event name as the code. Messages never carry credentials or raw headers.
 
 from __future__ import annotations
 
+from typing import Any
+
 from llm_mesh.errors import (
     ContentPolicyViolation,
     ContextLengthExceeded,
@@ -18,7 +20,8 @@ from llm_mesh.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from llm_mesh.providers.eventstream import client_error_parts, is_connection_failure, is_timeout, is_truncated_body
+from llm_mesh.providers.aws_common import map_boto_exception
+from llm_mesh.providers.eventstream import client_error_parts
 
 DEFAULT_RETRY_AFTER = "1"  # Bedrock sends no Retry-After; clients still get a hint
 
@@ -74,21 +77,9 @@ def classify_client_error(provider: str, code: str, message: str, headers: dict[
 
 def map_exception(provider: str, exc: BaseException, *, streaming: bool = False) -> MeshError:
     """Any exception out of a boto3 call or event-stream iteration -> mesh error."""
-    from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError, PartialCredentialsError
 
-    if isinstance(exc, MeshError):
-        return exc
-    if isinstance(exc, ClientError):
-        code, message, _status, headers = client_error_parts(exc)
+    def client_error(error: Any) -> MeshError:
+        code, message, _status, headers = client_error_parts(error)
         return classify_client_error(provider, code, message, headers)
-    if is_timeout(exc):
-        return UpstreamTimeout(f"provider {provider} did not answer in time")
-    if streaming and is_truncated_body(exc):
-        return UpstreamError(f"provider {provider} ended the stream before it completed", code="stream_cut")
-    if is_connection_failure(exc) or is_truncated_body(exc):
-        return UpstreamUnavailable(f"provider {provider} connection failed ({type(exc).__name__})")
-    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
-        return UpstreamUnavailable(f"provider {provider} has no AWS credentials", code="upstream_auth_failed")
-    if isinstance(exc, NoRegionError):
-        return UpstreamUnavailable(f"provider {provider} has no AWS region configured")
-    return UpstreamError(f"provider {provider} failed ({type(exc).__name__})")
+
+    return map_boto_exception(provider, exc, client_error, streaming=streaming)

@@ -20,7 +20,7 @@ from llm_mesh.providers.bedrock import translate_openai_bedrock_converse as wire
 from llm_mesh.providers.bedrock import translate_openai_bedrock_embeddings as emb
 from llm_mesh.providers.bedrock.errors import classify_client_error, map_exception
 from llm_mesh.providers.bedrock.options import BedrockOptions
-from llm_mesh.providers.eventstream import ThreadRunner, build_boto3_client
+from llm_mesh.providers.aws_common import boto3_client_and_runner
 from llm_mesh.wire.openai_chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 from llm_mesh.wire.openai_embeddings import EmbeddingsRequest, EmbeddingsResponse
 
@@ -38,16 +38,7 @@ class BedrockProvider:
     def __init__(self, name: str, config: Any, secrets: SecretResolver | None = None) -> None:
         self.name = name
         self._options = BedrockOptions.model_validate(config.options)
-        pool = self._options.max_pool_connections or config.max_connections
-        self._client = build_boto3_client(
-            "bedrock-runtime",
-            region=self._options.region,
-            endpoint_url=self._options.endpoint_url or config.base_url,
-            connect_timeout=config.timeouts.connect,
-            read_timeout=self._options.read_timeout or config.timeouts.read,
-            max_pool_connections=pool,
-        )
-        self._runner = ThreadRunner(name, max_workers=pool)
+        self._client, self._runner = boto3_client_and_runner("bedrock-runtime", name, config, self._options)
 
     def capabilities(self, model: str) -> Capabilities:
         return caps.capabilities(model, self._options.context_window)

@@ -17,10 +17,10 @@ from llm_mesh.errors import (
     MeshError,
     RateLimited,
     UpstreamError,
-    UpstreamTimeout,
     UpstreamUnavailable,
 )
-from llm_mesh.providers.eventstream import client_error_parts, is_connection_failure, is_timeout, is_truncated_body
+from llm_mesh.providers.aws_common import map_boto_exception
+from llm_mesh.providers.eventstream import client_error_parts
 
 DEFAULT_RETRY_AFTER = "1"
 _CONTEXT_MARKERS = (
@@ -79,29 +79,17 @@ def classify(provider: str, code: str, message: str, extra: dict[str, Any] | Non
 
 
 def map_exception(provider: str, exc: BaseException, *, streaming: bool = False) -> MeshError:
-    from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError, PartialCredentialsError
+    return map_boto_exception(provider, exc, lambda error: _client_error(provider, error), streaming=streaming)
 
-    if isinstance(exc, MeshError):
-        return exc
-    if isinstance(exc, ClientError):
-        code, message, _status, _headers = client_error_parts(exc)
-        response = getattr(exc, "response", {}) or {}
-        extra = {k: response.get(k) for k in ("OriginalStatusCode", "OriginalMessage")}
-        error = response.get("Error") or {}
-        for key in ("OriginalStatusCode", "OriginalMessage"):
-            if extra.get(key) is None and key in error:
-                extra[key] = error[key]
-        if isinstance(extra.get("OriginalStatusCode"), str) and extra["OriginalStatusCode"].isdigit():
-            extra["OriginalStatusCode"] = int(extra["OriginalStatusCode"])
-        return classify(provider, code, message, extra)
-    if is_timeout(exc):
-        return UpstreamTimeout(f"provider {provider} did not answer in time")
-    if streaming and is_truncated_body(exc):
-        return UpstreamError(f"provider {provider} ended the stream before it completed", code="stream_cut")
-    if is_connection_failure(exc) or is_truncated_body(exc):
-        return UpstreamUnavailable(f"provider {provider} connection failed ({type(exc).__name__})")
-    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
-        return UpstreamUnavailable(f"provider {provider} has no AWS credentials", code="upstream_auth_failed")
-    if isinstance(exc, NoRegionError):
-        return UpstreamUnavailable(f"provider {provider} has no AWS region configured")
-    return UpstreamError(f"provider {provider} failed ({type(exc).__name__})")
+
+def _client_error(provider: str, exc: Any) -> MeshError:
+    code, message, _status, _headers = client_error_parts(exc)
+    response = getattr(exc, "response", {}) or {}
+    extra = {k: response.get(k) for k in ("OriginalStatusCode", "OriginalMessage")}
+    error = response.get("Error") or {}
+    for key in ("OriginalStatusCode", "OriginalMessage"):
+        if extra.get(key) is None and key in error:
+            extra[key] = error[key]
+    if isinstance(extra.get("OriginalStatusCode"), str) and extra["OriginalStatusCode"].isdigit():
+        extra["OriginalStatusCode"] = int(extra["OriginalStatusCode"])
+    return classify(provider, code, message, extra)

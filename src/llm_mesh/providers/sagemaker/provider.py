@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator
 
 from llm_mesh.errors import InvalidRequest, MeshError, UpstreamError
 from llm_mesh.providers.base import Capabilities, SecretResolver
-from llm_mesh.providers.eventstream import ThreadRunner, build_boto3_client
+from llm_mesh.providers.aws_common import boto3_client_and_runner
 from llm_mesh.providers.sagemaker import translate_openai_sagemaker as wire
 from llm_mesh.providers.sagemaker.capabilities import capabilities
 from llm_mesh.providers.sagemaker.errors import classify, map_exception
@@ -28,16 +28,7 @@ class SageMakerProvider:
     def __init__(self, name: str, config: Any, secrets: SecretResolver | None = None) -> None:
         self.name = name
         self._options = SageMakerOptions.model_validate(config.options)
-        pool = self._options.max_pool_connections or config.max_connections
-        self._client = build_boto3_client(
-            "sagemaker-runtime",
-            region=self._options.region,
-            endpoint_url=self._options.endpoint_url or config.base_url,
-            connect_timeout=config.timeouts.connect,
-            read_timeout=self._options.read_timeout or config.timeouts.read,
-            max_pool_connections=pool,
-        )
-        self._runner = ThreadRunner(name, max_workers=pool)
+        self._client, self._runner = boto3_client_and_runner("sagemaker-runtime", name, config, self._options)
 
     def capabilities(self, model: str) -> Capabilities:
         return capabilities(self._options)
