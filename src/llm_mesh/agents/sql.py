@@ -148,16 +148,19 @@ def _table_list(tokens: Sequence[Token], i: int, allowed: set[str], ctes: set[st
         if name is None or (token.kind == "word" and token.upper in _CLAUSE):
             return i
         qualified = name
+        schema_qualified = False
         i += 1
         while i + 1 < len(tokens) and tokens[i].text == "." and _name(tokens[i + 1]):
             qualified = _name(tokens[i + 1]) or qualified
+            schema_qualified = True
             i += 2
         if i < len(tokens) and tokens[i].text == "(":
             raise SqlRefused(f"table-valued function {qualified!r} is not allowed")
         lowered = qualified.lower()
-        if lowered not in allowed and lowered not in ctes:
+        # A CTE shadows a table of the same name only when unqualified: main.x is the real table.
+        if lowered not in allowed and (schema_qualified or lowered not in ctes):
             raise SqlRefused(f"table {qualified!r} is not allow-listed for this tool")
-        if lowered not in ctes:
+        if schema_qualified or lowered not in ctes:
             read.append(lowered)
         # optional alias
         if i < len(tokens) and tokens[i].kind == "word" and tokens[i].upper == "AS":
@@ -201,21 +204,23 @@ class SqliteReadOnly:
         self.max_rows = max_rows
         self.timeout = timeout
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, ctes: frozenset[str] = frozenset()) -> sqlite3.Connection:
         if not self.path.is_file():
             raise FileNotFoundError(f"SQLite database {self.path.name} does not exist")
         uri = f"{self.path.resolve().as_uri()}?mode=ro"
         conn = sqlite3.connect(uri, uri=True, timeout=1.0, check_same_thread=False)
-        conn.set_authorizer(self._authorize)
+        conn.set_authorizer(lambda *args: self._authorize(ctes, *args))
         return conn
 
-    def _authorize(self, action: int, arg1: str | None, arg2: str | None, db: str | None, trigger: str | None) -> int:
+    def _authorize(self, ctes: frozenset[str], action: int, arg1: str | None, arg2: str | None, db: str | None,
+                   trigger: str | None) -> int:
         if action == sqlite3.SQLITE_SELECT:
             return sqlite3.SQLITE_OK
         if action == sqlite3.SQLITE_READ:
-            if db not in (None, "main") and db != "temp":
+            table = (arg1 or "").lower()
+            if db not in (None, "main"):
                 return sqlite3.SQLITE_DENY
-            if (arg1 or "").lower() in self.tables or (arg1 or "").lower().startswith("sqlite_temp"):
+            if table in self.tables or (db is None and table in ctes):  # CTE reads come without a schema
                 return sqlite3.SQLITE_OK
             return sqlite3.SQLITE_DENY
         if action == sqlite3.SQLITE_FUNCTION:
@@ -226,7 +231,7 @@ class SqliteReadOnly:
 
     def query(self, sql: str) -> QueryResult:
         check_sql(sql, self.tables)
-        conn = self._connect()
+        conn = self._connect(frozenset(_cte_names(tokenize(sql))))
         deadline = time.monotonic() + self.timeout
         conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
         try:
