@@ -37,19 +37,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from overhead import (  # noqa: E402  (bench/ is a directory of scripts, not a package)
-    PROMPT,
-    UPSTREAM_KEY_ENV,
-    Child,
-    RawConnection,
-    create_mesh_key,
-    free_port,
-    mesh_serve_command,
-    percentile,
-    spawn,
-    start_fake,
-    wait_healthy,
-)
+import overhead  # noqa: E402  (bench/ is a directory of scripts, not a package)
+from overhead import PROMPT, UPSTREAM_KEY_ENV, Child, RawConnection, percentile, start_fake  # noqa: E402
 
 MODEL = "gpt-4o-mini"
 FAILING = f"{MODEL};status=503"
@@ -81,17 +70,9 @@ def mesh_config(upstream: str) -> dict[str, Any]:
 
 
 def start_mesh(workdir: Path, upstream: str) -> tuple[Child, str, str]:
-    import yaml
-
-    config_file = workdir / "mesh.yaml"
-    config_file.write_text(yaml.safe_dump(mesh_config(upstream), sort_keys=False))
-    env = dict(os.environ, **{UPSTREAM_KEY_ENV: "sk-bench-upstream"})
-    env.pop("MESH_CONFIG", None)
-    key = create_mesh_key(workdir, config_file, env)
-    port = free_port()
-    child = spawn("mesh", mesh_serve_command(config_file, workdir, port), workdir, env)
-    wait_healthy(f"http://127.0.0.1:{port}/health", child)
-    return child, f"http://127.0.0.1:{port}/v1", key
+    """overhead.start_mesh (key creation, ``mesh serve``, health wait) with this benchmark's config."""
+    overhead.mesh_config = mesh_config  # start_mesh reads the module global at call time
+    return overhead.start_mesh(workdir, upstream)
 
 
 @dataclass
