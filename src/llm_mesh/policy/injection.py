@@ -56,12 +56,14 @@ _PHRASES: tuple[tuple[str, float, str], ...] = (
     ("role_play_jailbreak", 0.6, r"\bjailbr(?:eak|oken)\b"),
     ("role_marker", 0.7, r"<\|(?:im_start|im_end|system|endoftext)\|>|\[/?INST\]|<<SYS>>|(?:^|\n)\s*#{2,}\s*(?:system|assistant)\s*:"),
 )
-_PHRASE_RE = [(kind, weight, re.compile(p, re.IGNORECASE | re.DOTALL)) for kind, weight, p in _PHRASES]
-# one cheap prefilter: most texts contain none of these stems
-_STEMS = re.compile(
-    r"ignor|disregard|forget|overrid|bypass|skip|instruction|reveal|prompt|DAN\b|anything\s+now|mode\b|bound\s+by|"
-    r"restricted\s+by|pretend|act\s+as|imagine|jailbr|<\||INST\]|<<SYS|##|do\s+not\s+follow|limited\s+by",
-    re.IGNORECASE,
+# Patterns run on the lower-cased text (case-insensitive matching in ``re`` is several
+# times slower); none of them uses an upper-case escape, so lower-casing them is safe.
+_PHRASE_RE = [(kind, weight, re.compile(p.lower(), re.DOTALL)) for kind, weight, p in _PHRASES]
+# The prefilter: C-speed substring checks on the lower-cased text; most texts contain none.
+_KEYWORDS = (
+    "ignor", "disregard", "forget", "overrid", "bypass", "skip", "instruction", "reveal", "prompt", "anything now",
+    "dan ", "dan,", "mode", "bound by", "restricted by", "limited by", "pretend", "act as", "imagine", "jailbr",
+    "<|", "inst]", "<<sys", "##", "do not follow",
 )
 _HIDDEN = re.compile("[\U000e0000-\U000e007f]+|[\u202a-\u202e\u2066-\u2069]|[\u200b-\u200d\u2060\ufeff]{3,}")
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=])(?:[A-Za-z0-9+/]{4}){8,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?(?![A-Za-z0-9+/=])")
@@ -96,11 +98,12 @@ class InjectionClassifier(Protocol):
 
 
 def _phrase_signals(text: str, offset: int = 0) -> list[InjectionSignal]:
-    if not _STEMS.search(text):
+    lower = text.lower()
+    if not any(k in lower for k in _KEYWORDS):
         return []
     out = []
     for kind, weight, rx in _PHRASE_RE:
-        for m in rx.finditer(text):
+        for m in rx.finditer(lower):
             out.append(InjectionSignal(kind, offset + m.start(), offset + m.end(), weight))
     return out
 
