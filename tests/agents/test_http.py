@@ -47,3 +47,18 @@ def test_runs_api(fake: Any, orders_db: Path) -> None:
             assert client.post("/v1/mesh/agents/nope/runs", json={"input": "x"}, headers=auth).status_code == 404
             bad = client.post("/v1/mesh/agents/analyst/runs", json={"input": ""}, headers=auth)
             assert bad.status_code == 400
+
+
+def test_cli_runs_an_agent(fake: Any, orders_db: Path, tmp_path: Path, monkeypatch: Any) -> None:
+    import yaml
+    from click.testing import CliRunner
+
+    from llm_mesh.cli.main import cli
+
+    config = tmp_path / "mesh.yaml"
+    config.write_text(yaml.safe_dump(agent_config(fake.base_url, orders_db)))
+    monkeypatch.setenv("FAKE_UPSTREAM_KEY", "k")
+    result = CliRunner().invoke(cli, ["agents", "run", "analyst", "--input", QUESTION, "--config", str(config),
+                                      "--data-dir", str(tmp_path / "data")])
+    assert result.exit_code == 0, result.output
+    assert "tool orders: ok" in result.output and "Echo: " + QUESTION in result.output

@@ -237,5 +237,8 @@ _register_kb(cli)
 from llm_mesh.cli.costs import costs as _costs; cli.add_command(_costs)  # noqa: E402,E702
 
 
+from llm_mesh.cli.agents import agents as _agents; cli.add_command(_agents)  # noqa: E402,E702
+
+
 if __name__ == "__main__":
     cli()
