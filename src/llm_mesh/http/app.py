@@ -115,7 +115,7 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
         return JSONResponse(body, headers=ctx.response_headers())
 
     # ---------------------------------------------------------------- chat
-    @app.post("/v1/chat/completions")
+    @app.post("/v1/chat/completions", openapi_extra=_json_body(ChatCompletionRequest, "/v1/chat/completions"))
     async def chat_completions(request: Request) -> Response:
         ctx = RequestContext(endpoint="chat.completions")
         try:
@@ -161,7 +161,7 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
             service.record(ctx, status, usage, failure)
 
     # ---------------------------------------------------------------- embeddings
-    @app.post("/v1/embeddings")
+    @app.post("/v1/embeddings", openapi_extra=_json_body(EmbeddingsRequest, "/v1/embeddings"))
     async def embeddings(request: Request) -> Response:
         ctx = RequestContext(endpoint="embeddings")
         try:
@@ -179,6 +179,14 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
         extension(app, runtime)
 
     return app
+
+
+def _json_body(model: Any, path: str) -> dict[str, Any]:
+    """OpenAPI requestBody for a handler that reads the raw Request, from its wire model
+    (``$defs`` stay inside the schema, referenced by JSON pointer)."""
+    pointer = "#/paths/" + path.replace("~", "~0").replace("/", "~1")
+    schema = model.model_json_schema(ref_template=pointer + "/post/requestBody/content/application~1json/schema/$defs/{model}")
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
 def _error_json(error: MeshError) -> bytes:
