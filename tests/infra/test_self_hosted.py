@@ -340,3 +340,57 @@ def test_cdk_nag_clean_with_reasons(synth: Synth) -> None:
                     for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])]
     assert {"AwsSolutions-SM1", "AwsSolutions-SM2", "AwsSolutions-IAM5[Resource::*]"} <= {r["id"] for r in acknowledged}
     assert all(len(r["reason"]) > 40 for r in acknowledged)
+
+
+# ---------------------------------------------------------------- CLI and the running gateway
+
+
+def test_mesh_validate_sees_the_expanded_config(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from llm_mesh.cli.main import cli
+
+    path = tmp_path / "mesh.yaml"
+    path.write_text(CONFIG)
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "(4 providers, 5 routes" in result.output  # echo + 3 self-hosted; echo, support-chat + 3
+    bad = raw()
+    bad["self_hosted"]["llama-tgi"]["autoscaling"] = {"max": 2, "scale_to_zero": True}
+    path.write_text(yaml.safe_dump(bad))
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert "self_hosted.llama-tgi: autoscaling.scale_to_zero requires inference_components: true" in result.output
+
+
+def test_auto_wired_route_serves_through_the_sagemaker_fake(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The entry's route and registry entry are implied; only the provider is declared here, to point
+    boto3 at the loopback fake (a declared provider wins over the implied one)."""
+    import httpx
+    import openai
+
+    from tests.fakes.sagemaker_upstream import start_fake_sagemaker
+    from tests.harness import serve_mesh
+
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {"AWS_ACCESS_KEY_ID": "AKIDSELFHOSTED", "AWS_SECRET_ACCESS_KEY": "self-hosted-secret",
+                        "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+                        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials"}.items():
+        monkeypatch.setenv(name, value)
+    with start_fake_sagemaker() as fake:
+        config = {
+            "self_hosted": {"vllm-qwen": {"image": "vllm:server-sagemaker-cuda-v1", "model_id": "Qwen/Qwen2.5-7B-Instruct",
+                                          "instance_type": "ml.g6.2xlarge", "owner": "research"}},
+            "providers": {"vllm-qwen": {"kind": "sagemaker", "options": {
+                "region": "us-east-1", "endpoint_url": fake.url, "endpoint_name": "vllm-qwen",
+                "payload_format": "vllm_openai", "read_timeout": 10}}},
+        }
+        with serve_mesh(config) as mesh:
+            client = openai.OpenAI(base_url=mesh.base_url, api_key=mesh.api_key, max_retries=0)
+            out = client.chat.completions.create(model="vllm-qwen", messages=[{"role": "user", "content": "hi"}])
+            assert out.choices[0].message.content == "Echo: hi"
+            registry = httpx.get(mesh.base_url + "/mesh/models", headers={"authorization": f"Bearer {mesh.api_key}"}).json()
+    entry = next(m for m in registry["data"] if m.get("provider") == "vllm-qwen")
+    assert entry["hosting"] == "self_hosted" and entry["owner"] == "research"
+    assert registry["routes"]["vllm-qwen"]["targets"] == [{"provider": "vllm-qwen", "model": "vllm-qwen", "weight": 1.0}]
