@@ -73,7 +73,7 @@ class AgentEnv:
     def __post_init__(self) -> None:
         if self.redactor is None:
             self.redactor = StepRedactor(self.config)
-        problems = self.section.problems(self.config.routes)
+        problems = self.section.problems(self.config.routes, getattr(self.config, "knowledge_bases", None))
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -108,12 +108,32 @@ def default_store(stores: Any) -> AgentRunStore:
     return MemoryAgentRunStore()
 
 
+class KnowledgeBasesSearch:
+    """KnowledgeSearch over the mesh's knowledge-base registry (llm_mesh.kb), with its access control."""
+
+    def __init__(self, registry: Any) -> None:
+        self.registry = registry
+
+    async def search(self, knowledge_base: str, query: str, *, k: int, app: str) -> list[dict[str, Any]]:
+        from llm_mesh.errors import MeshError
+
+        try:
+            kb = self.registry.for_reader(knowledge_base, app)
+        except MeshError as error:
+            raise PermissionError(error.message) from None
+        hits = await kb.search(query, k)
+        return [{**hit.summary(), "text": hit.chunk.text} for hit in hits]
+
+
 def knowledge_search(runtime: Any) -> KnowledgeSearch | None:
-    """The knowledge-base service of this runtime, when one is configured."""
-    found = getattr(runtime, "knowledge", None) or getattr(runtime, "kb", None)
-    if found is not None and hasattr(found, "search"):
-        return found
-    return None
+    """Search over the runtime's knowledge bases (the registry the RAG hook holds), when any are configured."""
+    try:
+        from llm_mesh.kb.rag import find_rag_hook
+    except ImportError:
+        return None
+    hook = find_rag_hook(runtime.service)
+    registry = getattr(hook, "knowledge_bases", None) or getattr(hook, "registry", None)
+    return KnowledgeBasesSearch(registry) if registry is not None else None
 
 
 def env_from_runtime(runtime: Any, *, store: AgentRunStore | None = None, knowledge: KnowledgeSearch | None = None) -> AgentEnv:
