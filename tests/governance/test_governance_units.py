@@ -263,8 +263,6 @@ def test_provider_keys_never_leak(caplog):
     _leak_check(caplog, (401, 403))
 
 
-@pytest.mark.xfail(strict=True, reason="known leak: the 400, 429 and 5xx paths copy the upstream error message (which may echo the key) "
-                   "into the client's error (providers' rate-limit mapping); reported to the lead")
 @pytest.mark.parametrize("status", [400, 429, 500])
 def test_provider_keys_never_leak_on_429_and_5xx(caplog, status):
     _leak_check(caplog, (status,))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from llm_mesh.config.schema import MeshConfig
 from llm_mesh.errors import MeshError, UpstreamUnavailable
+from llm_mesh.gateway.scrub import RememberingResolver, SecretScrubber
 from llm_mesh.providers.base import Provider, SecretResolver
 from llm_mesh.providers.catalog import PROVIDER_KINDS, load_attribute
 
@@ -15,7 +16,8 @@ from llm_mesh.providers.catalog import PROVIDER_KINDS, load_attribute
 class ProviderPool:
     def __init__(self, config: MeshConfig, secrets: SecretResolver) -> None:
         self._config = config
-        self._secrets = secrets
+        self.scrubber = SecretScrubber()
+        self._secrets = RememberingResolver(secrets, self.scrubber)
         self._providers: dict[str, Provider] = {}
 
     def get(self, name: str) -> Provider:
@@ -28,8 +30,8 @@ class ProviderPool:
         factory = load_attribute(PROVIDER_KINDS[provider_config.kind].factory)
         try:
             provider = factory(name, provider_config, self._secrets)
-        except MeshError:
-            raise
+        except MeshError as error:
+            raise self.scrubber.clean(error)
         except Exception as exc:  # a broken provider must not take the request down with a 500
             raise UpstreamUnavailable(f"provider {name!r} could not be initialised ({type(exc).__name__})") from None
         self._providers[name] = provider

@@ -158,6 +158,7 @@ class MeshService:
                 except asyncio.TimeoutError:
                     last_error = UpstreamTimeout(f"provider {attempt.provider} exceeded the target timeout")
                 except MeshError as error:
+                    self.providers.scrubber.clean(error)
                     if not _retryable(error):
                         raise
                     last_error = error
@@ -260,6 +261,9 @@ class MeshService:
             except StopAsyncIteration:
                 ctx.upstream_seconds += time.perf_counter() - started
                 return
+            except MeshError as error:
+                ctx.upstream_seconds += time.perf_counter() - started
+                raise self.providers.scrubber.clean(error)
             except BaseException:
                 ctx.upstream_seconds += time.perf_counter() - started
                 raise
