@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from infra.components.agents import build_agents
 from infra.components.api import MeshApi
+from infra.components.dashboards import MeshDashboards
 from infra.components.functions import LWA_DEFAULT_VERSION, GatewayFunctions
 from infra.components.redact import RedactFunction
 from infra.components.self_hosted import SelfHostedEndpoints
@@ -81,6 +82,7 @@ class MeshStack(Stack):
         )
         self.self_hosted = SelfHostedEndpoints(self, "SelfHosted", endpoints=self.mesh_config.self_hosted, grantees=(self.functions.buffered, self.functions.streaming))
         self.api = MeshApi(self, "Api", buffered=self.functions.buffered, streaming=self.functions.streaming)
+        self.dashboards = MeshDashboards(self, "Dashboards", config=self.mesh_config)  # finance + SRE, alarms
         self.redact = RedactFunction(self, "Redact", functions=self.functions, api=self.api, config=self.mesh_config, code_dir=stage_function("redact", config_path, build_dir), tables=self.tables, secrets=secret_names(self.mesh_config))
         self.agents = build_agents(self, config_path=config_path, build_dir=build_dir)
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL; the OpenAI base_url is <ApiUrl>v1")
