@@ -253,12 +253,19 @@ class SelfHostedEndpoints(Construct):
             name: SelfHostedModel(self, _construct_id(name), name=name, spec=spec)
             for name, spec in sorted(endpoints.items())
         }
-        if not self.endpoints:
-            return
-        arns = [endpoint.endpoint_arn for endpoint in self.endpoints.values()]
         for grantee in grantees:
+            self.grant_invoke(grantee)
+        if self.endpoints:
+            self._acknowledge()
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> None:
+        """InvokeEndpoint (and its streaming form) on exactly these endpoints; nothing when there are none.
+
+        Any other function that calls models through the mesh's providers (e.g. agent tasks) needs this too.
+        """
+        arns = [endpoint.endpoint_arn for endpoint in self.endpoints.values()]
+        if arns:
             iam.Grant.add_to_principal(grantee=grantee, actions=list(INVOKE_ACTIONS), resource_arns=arns)
-        self._acknowledge()
 
     def _acknowledge(self) -> None:
         for name, endpoint in self.endpoints.items():
