@@ -87,6 +87,10 @@ CANDIDATES: dict[str, list[Any]] = {
         {"exact": {"enabled": True, "ttl_seconds": 300}},
         {"ttl_seconds": 300},
     ],
+    "governance": [
+        {"bindings": {"default": "default"}, "audit": {"enabled": True}},
+        {"bindings": {"default": "default"}},
+    ],
     "costs": [{}],
     "cost": [{}],
     "audit": [{}, {"enabled": True}],
@@ -152,6 +156,7 @@ def start_mesh(workdir: Path, upstream_base_url: str, config: dict[str, Any] | N
 
     raw = config or base_config(upstream_base_url)
     raw, on, notes = optional_sections(raw)
+    ACTIVE_HOOKS[:] = active_hooks(raw)
     config_file = workdir / "mesh.yaml"
     config_file.write_text(yaml.safe_dump(raw, sort_keys=False))
     env = dict(os.environ, **{UPSTREAM_KEY_ENV: UPSTREAM_SECRET, "MESH_PII_SALT": "load-salt"})
@@ -294,11 +299,30 @@ def reconcile(data_dir: Path, results: list[Result]) -> dict[str, Any]:
     return out
 
 
-def hook_wired(word: str) -> bool:
-    """Whether a request hook whose module path mentions ``word`` is in the pipeline."""
-    from llm_mesh.gateway.pipeline import HOOK_FACTORIES
+ACTIVE_HOOKS: list[str] = []  # names of the hooks the load's config switches on (set by start_mesh)
 
-    return any(word in path for path in HOOK_FACTORIES)
+
+def active_hooks(raw: dict[str, Any]) -> list[str]:
+    """The hooks a runtime built from this config runs (built in-process on a throwaway store)."""
+    from llm_mesh.config import parse_config
+    from llm_mesh.gateway.pipeline import HookContext, build_hooks
+    from llm_mesh.secrets import EnvSecretResolver
+    from llm_mesh.stores.sqlite import open_sqlite_stores
+
+    with tempfile.TemporaryDirectory(prefix="mesh-hooks-") as tmp:
+        stores = open_sqlite_stores(Path(tmp) / "mesh.db")
+        try:
+            env = {UPSTREAM_KEY_ENV: UPSTREAM_SECRET, "MESH_PII_SALT": "load-salt"}
+            hooks = build_hooks(HookContext(config=parse_config(raw, "<load>"), stores=stores,
+                                            secrets=EnvSecretResolver({**os.environ, **env}), home="local", extras={}))
+            return [str(getattr(h, "name", type(h).__name__)) for h in hooks]
+        finally:
+            stores.close()
+
+
+def hook_wired(word: str) -> bool:
+    """Whether an active hook of the load's mesh has ``word`` in its name."""
+    return any(word in name.lower() for name in ACTIVE_HOOKS)
 
 
 def _tally(name: str, ids: list[str], wanted: set[str]) -> dict[str, Any]:
@@ -327,16 +351,8 @@ def _verify_audit(stores: Any) -> Any:
 
 
 def _ledger_ids(ledger: Any) -> list[str]:
-    for method in ("all_records", "records", "query", "list_records"):
-        fn = getattr(ledger, method, None)
-        if fn is None:
-            continue
-        try:
-            records = fn(limit=10**9) if method == "query" else fn()
-        except TypeError:
-            continue
-        return [getattr(r, "request_id", None) or getattr(r, "record_id", "") for r in records]
-    return []
+    """Request ids of every cost record (LedgerStore.records over all time)."""
+    return [record.request_id for record in ledger.records(0.0, time.time() + 86400, limit=10**9)]
 
 
 # ------------------------------------------------------------------ summary
@@ -401,6 +417,7 @@ def run_load(*, clients: int, requests: int, max_seconds: float = 180.0) -> dict
         summary["clients"] = clients
         summary["requested"] = requests
         summary["sections_on"] = mesh.sections
+        summary["hooks"] = list(ACTIVE_HOOKS)
         summary["notes"] = mesh.notes
         summary["reconcile"] = reconcile(mesh.data_dir, report.results)
         summary["server_exit"] = exit_code
@@ -444,7 +461,8 @@ def format_summary(s: dict[str, Any]) -> str:
                          f"unexpected {r['unexpected']}{verify}")
         else:
             lines.append(f"  {name}: not reconciled ({r.get('why', 'absent')})")
-    lines.append(f"  sections on: {', '.join(s['sections_on']) or 'none'}; cache hits {s['cache_hits']}")
+    lines.append(f"  sections on: {', '.join(s['sections_on']) or 'none'}; hooks: {', '.join(s.get('hooks', [])) or 'none'}; "
+                 f"cache hits {s['cache_hits']}")
     for note in s["notes"]:
         lines.append(f"  note: {note}")
     if s["leaks_in_server_log"]:

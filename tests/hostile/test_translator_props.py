@@ -213,6 +213,8 @@ KNOWN_CRASHES: dict[str, tuple[Callable[[Any], Any], Any, str]] = {
     "bedrock-cohere": (RESPONSE_TRANSLATORS["bedrock-cohere"], {"embeddings": [None, None]},
                        "TypeError on null vectors"),
     "bedrock": (RESPONSE_TRANSLATORS["bedrock"], {"output": [None]}, "AttributeError when output is a list"),
+    "cohere": (RESPONSE_TRANSLATORS["cohere"], {"message": {}, "finish_reason": [None]},
+               "AttributeError on a non-string finish_reason"),
     "bedrock-titan": (RESPONSE_TRANSLATORS["bedrock-titan"], {"embedding": [None]}, "TypeError on a null component"),
 }
 

@@ -26,7 +26,7 @@ class Fault:
     @property
     def outcome(self) -> str:
         if self.stream_outcome == "error_event":
-            return f"200 then SSE error event {self.code}, no [DONE]"
+            return "200, content, then an SSE error event, no [DONE]"
         if self.stream_outcome == "done":
             return "200 stream ending with [DONE]"
         if self.code:
