@@ -394,3 +394,19 @@ def test_auto_wired_route_serves_through_the_sagemaker_fake(monkeypatch: pytest.
     entry = next(m for m in registry["data"] if m.get("provider") == "vllm-qwen")
     assert entry["hosting"] == "self_hosted" and entry["owner"] == "research"
     assert registry["routes"]["vllm-qwen"]["targets"] == [{"provider": "vllm-qwen", "model": "vllm-qwen", "weight": 1.0}]
+
+
+def test_template_passes_cfn_lint(synth: Synth, tmp_path: Path) -> None:
+    """CloudFormation's resource schemas (SageMaker, Application Auto Scaling, alarms) accept the template."""
+    import shutil
+    import subprocess
+
+    linter = shutil.which("cfn-lint")
+    if linter is None:
+        pytest.skip("cfn-lint is not installed")
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps(synth.json))
+    # W3005: CDK's explicit DependsOn next to a GetAtt (kept on purpose: it also orders the role's policy).
+    result = subprocess.run([linter, "--ignore-checks", "W3005", "--", str(path)], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
