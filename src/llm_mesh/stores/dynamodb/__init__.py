@@ -46,6 +46,19 @@ class DynamoStores:
         self.budgets = DynamoBudgetStore(client, names["budgets"]) if names.get("budgets") else None
         self.ratelimits = DynamoRateLimitStore(client, names["ratelimits"]) if names.get("ratelimits") else None
         self.cache = DynamoCacheStore(client, names["cache"]) if names.get("cache") else None
+        # knowledge bases and the prompt catalogue (llm_mesh.kb, llm_mesh.prompts); optional tables
+        self.kb_documents = self._optional("kb_documents", "llm_mesh.stores.dynamodb.kb", "DynamoDocumentStore")
+        self.prompts = (self._optional("prompts", "llm_mesh.stores.dynamodb.prompts", "DynamoPromptStore", names.get("prompt_outcomes"))
+                        if names.get("prompt_outcomes") else None)
+
+    def _optional(self, logical: str, module: str, cls: str, *more: Any) -> Any:
+        """A store over an optional table, imported only when its table is named."""
+        name = self.table_names.get(logical)
+        if not name:
+            return None
+        import importlib
+
+        return getattr(importlib.import_module(module), cls)(self.client, name, *more)
 
     def ping(self) -> bool:
         """One DescribeTable on the keys table; False on any error, never raises."""

@@ -102,3 +102,19 @@ RATELIMITS = TableSpec(logical="ratelimits", partition_key="key", ttl_attribute=
 CACHE = TableSpec(logical="cache", partition_key="pk", sort_key="sk", ttl_attribute="expires_at", optional=True)
 
 TABLES = TABLES + (LEDGER, BUDGETS, RATELIMITS, CACHE)
+
+# Knowledge bases (llm_mesh.kb): one item per ingested source (kb, source) with its hash and chunk ids.
+KB_DOCUMENTS = TableSpec(logical="kb_documents", partition_key="kb", sort_key="source", optional=True)
+
+# Prompt catalogue: versions "v#<n>", labels "label#<l>" and their history "hist#<l>#<at>" per prompt
+# name, experiment state under "experiment#<name>"/"state". Outcomes one item per request; the
+# sparse by_experiment index holds those inside an experiment.
+PROMPTS = TableSpec(logical="prompts", partition_key="name", sort_key="item", optional=True)
+PROMPT_OUTCOMES = TableSpec(
+    logical="prompt_outcomes",
+    partition_key="request_id",
+    indexes=(Index("by_experiment", "experiment", "ts", "N"),),
+    optional=True,
+)
+
+TABLES = TABLES + (KB_DOCUMENTS, PROMPTS, PROMPT_OUTCOMES)
