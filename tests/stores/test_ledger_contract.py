@@ -47,6 +47,9 @@ def test_record_roundtrip_and_aggregate(make_store):
     assert set(aggregates) == {("2026-11-01", "bot", "gpt-4o"), ("2026-11-01", "bot", "claude"), ("2026-11-02", "other", "gpt-4o")}
     assert [a.app for a in store.aggregates("2026-11-02", "2026-11-02", app="other")] == ["other"]
     assert store.aggregates("2026-11-02", "2026-11-02", app="bot") == []
+    store.record(rec(5, ts=T0 - 400 * 86400))  # older than the 366-day window of one query
+    assert [r.request_id for r in store.records(0, T0 + 1)] == ["req_1"]
+    assert [r.request_id for r in store.records(T0 - 401 * 86400, T0 - 399 * 86400)] == ["req_5"]
 
 
 def test_concurrent_writers_aggregates_equal_sum_of_records(make_store):

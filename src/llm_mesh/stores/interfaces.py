@@ -256,7 +256,7 @@ class LedgerStore(Protocol):
         ...
 
     def records(self, since: float, until: float, app: str | None = None, limit: int = 100_000) -> list[CostRecord]:
-        """Oldest first; ``since`` inclusive, ``until`` exclusive."""
+        """Oldest first; ``since`` inclusive, ``until`` exclusive; at most 366 days back from ``until``."""
         ...
 
     def aggregates(self, first_day: str, last_day: str, app: str | None = None) -> list[CostAggregate]:

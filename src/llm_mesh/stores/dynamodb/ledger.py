@@ -17,7 +17,7 @@ from typing import Any
 
 from llm_mesh.stores.dynamodb import codec
 from llm_mesh.stores.interfaces import CostAggregate, CostRecord
-from llm_mesh.stores.sqlite.ledger import nano, utc_day
+from llm_mesh.stores.sqlite.ledger import MAX_RANGE_DAYS, nano, utc_day
 
 MAX_ATTEMPTS = 40
 
@@ -123,10 +123,13 @@ class DynamoLedgerStore:
         return found
 
     def records(self, since: float, until: float, app: str | None = None, limit: int = 100_000) -> list[CostRecord]:
+        """Records are partitioned by app and day, so a query walks days: ranges are capped at
+        MAX_RANGE_DAYS (ending at ``until``); days without an aggregate are skipped."""
+        since = max(since, until - MAX_RANGE_DAYS * 86400)
         first, last = utc_day(since), utc_day(max(since, until - 1e-6))
         out: list[CostRecord] = []
         for day in _days(first, last):
-            apps = [app] if app is not None else sorted({a.app for a in self.aggregates(day, day)})
+            apps = sorted({a.app for a in self.aggregates(day, day, app=app)})
             for name in apps:
                 items = query_all(
                     self._client, TableName=self._table, ConsistentRead=True,

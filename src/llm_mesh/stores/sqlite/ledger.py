@@ -28,6 +28,7 @@ _SCHEMA = (
         PRIMARY KEY (day, app, model))""",
 )
 _NANO = Decimal("1e9")
+MAX_RANGE_DAYS = 366  # records() looks at most this far back from ``until``
 _COLUMNS = ("request_id, ts, day, app, route, provider, model, endpoint, team, project, user, tags, status, "
             "prompt_tokens, completion_tokens, cached_tokens, cost_usd, estimated, cache_hit, avoided_usd")
 
@@ -86,6 +87,7 @@ class SqliteLedgerStore:
         return True
 
     def records(self, since: float, until: float, app: str | None = None, limit: int = 100_000) -> list[CostRecord]:
+        since = max(since, until - MAX_RANGE_DAYS * 86400)  # the same cap as the DynamoDB ledger
         query = f"SELECT {_COLUMNS} FROM cost_records WHERE ts >= ? AND ts < ?"
         args: list[object] = [since, until]
         if app is not None:
