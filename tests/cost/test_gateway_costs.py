@@ -238,3 +238,19 @@ def test_hard_budget_holds_under_200_concurrent_requests(upstream):
         record_nano = sum(int(Decimal(r.cost_usd) * 10**9) for r in records)
         assert record_nano == state.spent_nano
         assert sum(a.cost_nano for a in ledger.aggregates(day, day, app="bot")) == record_nano
+
+
+def test_budgets_endpoint(upstream):
+    costs = {"apps": {"bot": {"team": "cx"}},
+             "budgets": [{"name": "per-app", "scope": "app", "limit_usd": "10"},
+                         {"name": "cx", "scope": "team", "match": "cx", "period": "day", "limit_usd": "20", "mode": "soft"}]}
+    with serve_mesh(_config(upstream, costs), env={"FAKE_KEY": "k"}) as mesh:
+        raw = client(mesh).chat.completions.with_raw_response.create(model="big", messages=HELLO, max_tokens=10)
+        cost = Decimal(raw.headers["x-mesh-cost-usd"])
+        mine = httpx.get(mesh.base_url + "/mesh/budgets", headers={"authorization": f"Bearer {mesh.key_for('bot')}"}).json()["data"]
+        assert {(r["budget"], r["subject"]) for r in mine} == {("per-app", "bot"), ("cx", "cx")}
+        assert all(Decimal(r["spent_usd"]) == cost and Decimal(r["reserved_usd"]) == 0 for r in mine)
+        theirs = httpx.get(mesh.base_url + "/mesh/budgets", headers={"authorization": f"Bearer {mesh.key_for('other')}"}).json()["data"]
+        assert [(r["budget"], r["subject"], r["spent_usd"]) for r in theirs] == [("per-app", "other", "0")]
+        admin = httpx.get(mesh.base_url + "/mesh/budgets", headers={"authorization": f"Bearer {mesh.api_key}"}).json()["data"]
+        assert {r["subject"] for r in admin if r["budget"] == "per-app"} == {"bot", "other", "narrow", "test"}

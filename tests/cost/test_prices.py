@@ -114,3 +114,18 @@ def test_metering_from_usage_and_estimates():
     assert not metered.estimated
     guessed = estimate([], "hello world")
     assert guessed.estimated and guessed.output_tokens == 2
+
+
+def test_costs_section_references_are_checked():
+    with pytest.raises(Exception) as problem:
+        _config({"apps": {"bot": {"routes": "*"}}, "costs": {
+            "apps": {"ghost": {"team": "x"}},
+            "budgets": [{"name": "b", "scope": "app", "match": "nobody", "limit_usd": "1"},
+                        {"name": "t", "scope": "team", "match": "cx", "limit_usd": "1"}],
+            "limits": [{"scope": "route", "match": "nowhere", "requests_per_minute": 1}],
+            "cache": {"routes": {"nowhere": {"mode": "semantic", "embedding_route": "none"}}},
+        }})
+    text = str(problem.value)
+    for needle in ("costs.apps.ghost", "costs.budgets.0.match", "costs.budgets.1.match", "costs.limits.0.match",
+                   "costs.cache.routes.nowhere: unknown route", "embedding_route"):
+        assert needle in text

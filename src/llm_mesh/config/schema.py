@@ -17,7 +17,7 @@ from llm_mesh.agents.config import AgentsSection
 from llm_mesh.policy.config import PolicyConfig
 from llm_mesh.policy.governance import GovernanceConfig
 from llm_mesh.providers.catalog import PROVIDER_KINDS, validate_provider_options
-from llm_mesh.cost.config import CostConfig
+from llm_mesh.cost.config import CostConfig, check_references as cost_references
 from llm_mesh.kb.config import KnowledgeBaseConfig, check_references as kb_references
 from llm_mesh.prompts.config import ExperimentConfig, PromptsConfig
 from llm_mesh.config.self_hosted import SelfHostedSection
@@ -261,6 +261,7 @@ class MeshConfig(Strict):
                     problems.append(f"{where}.route: unknown route {target.route!r}")
         problems.extend(_route_cycles(self.routes))
         problems.extend(kb_references(self))
+        problems.extend(cost_references(self))
         problems.extend(self.governance.problems(self))
         seen_principals: dict[str, str] = {}
         for app_name, app in self.apps.items():

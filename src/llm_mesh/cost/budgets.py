@@ -129,13 +129,17 @@ class BudgetGuard:
         return settled
 
     def status(self, now: float, subjects: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
-        """Current counters of every budget for the given subjects (scope -> names)."""
+        """Current counters of every budget: fixed subjects from ``match``, and for ``*`` the given
+        candidates per scope (``{"app": [...], "team": [...]}``); per-value tag counters are not listed."""
         rows = []
         for budget in self.budgets:
             label, _ = period(budget, now)
-            names = ["*"] if budget.scope == "global" else (
-                [budget.match] if budget.match != "*" and budget.scope != "tag" or "*" not in budget.match
-                else list(subjects.get(budget.scope, ())))
+            if budget.scope == "global":
+                names: Sequence[str] = ["*"]
+            elif budget.match != "*" and not budget.match.endswith("=*"):
+                names = [budget.match]
+            else:
+                names = subjects.get(budget.scope, ())
             for who in names:
                 state = self.store.get(f"{budget.name}#{who}#{label}")
                 rows.append({"budget": budget.name, "scope": budget.scope, "subject": who, "period": label,

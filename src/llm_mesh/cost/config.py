@@ -152,3 +152,29 @@ class CostConfig(_Strict):
         if len(names) != len(set(names)):
             raise ValueError("budget names must be unique")
         return self
+
+
+def check_references(config: object) -> list[str]:
+    """Problems with names the ``costs`` section uses (apps, routes), as "path: message" lines."""
+    costs: CostConfig | None = getattr(config, "costs", None)
+    if costs is None:
+        return []
+    apps, routes = getattr(config, "apps", {}), getattr(config, "routes", {})
+    teams = {info.team for info in costs.apps.values() if info.team}
+    problems = [f"costs.apps.{name}: unknown app" for name in costs.apps if name not in apps]
+    for index, budget in enumerate(costs.budgets):
+        if budget.scope == "app" and budget.match != "*" and budget.match not in apps:
+            problems.append(f"costs.budgets.{index}.match: unknown app {budget.match!r}")
+        if budget.scope == "team" and budget.match != "*" and budget.match not in teams:
+            problems.append(f"costs.budgets.{index}.match: no app belongs to team {budget.match!r} (costs.apps)")
+    for index, limit in enumerate(costs.limits):
+        known = apps if limit.scope == "app" else routes
+        if limit.match != "*" and limit.match not in known:
+            problems.append(f"costs.limits.{index}.match: unknown {limit.scope} {limit.match!r}")
+    if costs.cache is not None:
+        for name, settings in costs.cache.routes.items():
+            if name not in routes:
+                problems.append(f"costs.cache.routes.{name}: unknown route")
+            if settings.embedding_route is not None and settings.embedding_route not in routes:
+                problems.append(f"costs.cache.routes.{name}.embedding_route: unknown route {settings.embedding_route!r}")
+    return problems

@@ -101,3 +101,25 @@ def mount(app: FastAPI, runtime: MeshRuntime) -> None:
         if params.get("records") in ("1", "true"):
             payload["records"] = [record_dict(r) for r in records]
         return JSONResponse(payload, headers=headers)
+
+    @app.get("/v1/mesh/budgets")
+    async def budgets(request: Request) -> Response:
+        """Each budget's spend and reservations in its current period; an app sees the budgets it draws on."""
+        ctx = RequestContext(endpoint="mesh.budgets")
+        try:
+            caller = runtime.service.authenticate(ctx, inbound_identity(request, runtime.home))
+            hook = next((h for h in runtime.service.hooks if isinstance(h, CostHook)), None)
+            if hook is None or hook.budgets is None:
+                raise NotFound("no budgets are configured")
+            team, _ = hook._team(caller.app)
+            if caller.admin:
+                subjects = {"app": sorted(runtime.config.apps),
+                            "team": sorted({i.team for i in hook.costs.apps.values() if i.team})}
+            else:
+                subjects = {"app": [caller.app], "team": [team] if team else []}
+            rows = hook.budgets.status(time.time(), subjects)
+            if not caller.admin:
+                rows = [r for r in rows if r["scope"] == "global" or r["subject"] in (caller.app, team)]
+        except MeshError as error:
+            return error_response(error, ctx)
+        return JSONResponse({"object": "list", "data": rows}, headers=ctx.response_headers())

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -25,13 +26,13 @@ class DynamoCacheStore:
     def put(self, key: str, app: str, value: str, expires_at: float) -> None:
         self._client.put_item(TableName=self._table, Item={
             "pk": codec.s(f"E#{key}"), "sk": codec.s("-"), "app": codec.s(app), "value": codec.s(value),
-            "expires_at": codec.num(expires_at),
+            "expires_at": codec.num(math.ceil(expires_at)),
         })
 
     def put_vector(self, partition: str, entry_id: str, vector: bytes, value: str, expires_at: float) -> None:
         self._client.put_item(TableName=self._table, Item={
             "pk": codec.s(f"S#{partition}"), "sk": codec.s(f"{time.time():020.6f}#{entry_id}"),
-            "vector": {"B": vector}, "value": codec.s(value), "expires_at": codec.num(expires_at),
+            "vector": {"B": vector}, "value": codec.s(value), "expires_at": codec.num(math.ceil(expires_at)),
         })
 
     def vectors(self, partition: str, now: float, limit: int) -> list[tuple[bytes, str]]:
