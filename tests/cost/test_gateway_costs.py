@@ -254,3 +254,22 @@ def test_budgets_endpoint(upstream):
         assert [(r["budget"], r["subject"], r["spent_usd"]) for r in theirs] == [("per-app", "other", "0")]
         admin = httpx.get(mesh.base_url + "/mesh/budgets", headers={"authorization": f"Bearer {mesh.api_key}"}).json()["data"]
         assert {r["subject"] for r in admin if r["budget"] == "per-app"} == {"bot", "other", "narrow", "test"}
+
+
+def test_semantic_cache_through_the_embedding_route(upstream):
+    config = _config(upstream, {"cache": {"routes": {
+        "faq": {"mode": "semantic", "threshold": 0.99, "embedding_route": "embed", "temperature_any": True}}}})
+    with serve_mesh(config, env={"FAKE_KEY": "k"}) as mesh:
+        question = [{"role": "user", "content": "where is my parcel"}]
+        first = client(mesh).chat.completions.with_raw_response.create(model="faq", messages=question, max_tokens=30)
+        assert first.headers["x-mesh-cache"] == "miss"
+        # not the same exact key (max_tokens differs), the same text: the embeddings agree
+        second = client(mesh).chat.completions.with_raw_response.create(model="faq", messages=question, max_tokens=31)
+        assert second.headers["x-mesh-cache"] == "semantic"
+        theirs = client(mesh, "other").chat.completions.with_raw_response.create(model="faq", messages=question, max_tokens=31)
+        assert theirs.headers["x-mesh-cache"] == "miss"
+        embeds = [r for r in mesh.runtime.stores.ledger.records(time.time() - 60, time.time() + 10)
+                  if r.endpoint == "embeddings.cache"]
+        # embeddings for the cache are billed to the app; an app without access to the embedding
+        # route gets the exact cache only
+        assert {r.app for r in embeds} == {"bot"} and all(Decimal(r.cost_usd) > 0 for r in embeds)

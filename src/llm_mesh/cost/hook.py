@@ -32,7 +32,7 @@ from llm_mesh.cost.metrics import MetricsSink, NullMetricsSink, RequestMetrics
 from llm_mesh.cost.prices import CostBreakdown, Metered, PriceTable, quantize
 from llm_mesh.cost.ratelimit import RateLimiter, TokenHold
 from llm_mesh.cost.tags import parse_tags
-from llm_mesh.errors import InvalidRequest
+from llm_mesh.errors import InvalidRequest, MeshError
 from llm_mesh.gateway.context import RequestContext
 from llm_mesh.gateway.hooks import BaseHook, Outcome
 from llm_mesh.stores.interfaces import CostRecord
@@ -195,7 +195,12 @@ class CostHook(BaseHook):
         state.cache_key = exact_key(app, request)
         stored, kind = self.cache_store.get(state.cache_key, now), "hit"  # type: ignore[union-attr]
         if stored is None and settings.mode == "semantic":
-            vector = await self._embed(ctx, settings, prompt_text(request))
+            try:
+                vector = await self._embed(ctx, settings, prompt_text(request))
+            except MeshError as error:  # e.g. the app may not use the embedding route: exact cache only
+                logger.warning("semantic cache skipped for %s: %s", ctx.request_id, error.message)
+                ctx.extra_headers["x-mesh-cache"] = "miss"
+                return None
             partition = semantic_partition(app, request.model)
             state.semantic = (partition, vector, state.cache_ttl)
             match = best_match(vector, self.cache_store.vectors(partition, now, settings.max_entries), settings.threshold)  # type: ignore[union-attr]
