@@ -18,6 +18,7 @@ from llm_mesh.errors import MeshError
 from llm_mesh.gateway.context import RequestContext
 from llm_mesh.gateway.service import ChatStream
 from llm_mesh.http.body import read_json
+from llm_mesh.http.coalesce import coalesce
 from llm_mesh.http.identity import inbound_identity
 from llm_mesh.inbound.anthropic import (
     anthropic_error_body,
@@ -51,7 +52,7 @@ def mount(app: FastAPI, runtime: MeshRuntime) -> None:
                 canonical = canonical.model_copy(update={"stream_options": StreamOptions(include_usage=True)})
                 stream = await service.open_chat_stream(ctx, canonical)
                 return StreamingResponse(
-                    _events(ctx, stream, anthropic_request.model),
+                    coalesce(_events(ctx, stream, anthropic_request.model)),
                     media_type="text/event-stream",
                     headers={**ctx.response_headers(), "cache-control": "no-cache"},
                 )

@@ -22,6 +22,7 @@ from llm_mesh.errors import InternalError, MeshError, NotFound
 from llm_mesh.gateway.context import RequestContext, new_request_id
 from llm_mesh.gateway.service import ChatStream
 from llm_mesh.http.body import read_json, validate
+from llm_mesh.http.coalesce import coalesce
 from llm_mesh.http.identity import inbound_identity
 from llm_mesh.providers.sse import DONE_FRAME
 from llm_mesh.runtime import MeshRuntime
@@ -124,7 +125,7 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
             if chat_request.stream:
                 stream = await service.open_chat_stream(ctx, chat_request)
                 return StreamingResponse(
-                    _sse_chat(ctx, stream),
+                    coalesce(_sse_chat(ctx, stream)),
                     media_type="text/event-stream",
                     headers={**ctx.response_headers(), "cache-control": "no-cache", "x-accel-buffering": "no"},
                 )
