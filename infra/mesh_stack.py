@@ -85,6 +85,7 @@ class MeshStack(Stack):
         self.dashboards = MeshDashboards(self, "Dashboards", config=self.mesh_config)  # finance + SRE, alarms
         self.redact = RedactFunction(self, "Redact", functions=self.functions, api=self.api, config=self.mesh_config, code_dir=stage_function("redact", config_path, build_dir), tables=self.tables, secrets=secret_names(self.mesh_config))
         self.agents = build_agents(self, config_path=config_path, build_dir=build_dir)
+        self.knowledge_bases = __import__("infra.components.opensearch", fromlist=["_"]).build_knowledge_bases(self, config_path=config_path, build_dir=build_dir)
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL; the OpenAI base_url is <ApiUrl>v1")
         self._acknowledge_nag_findings()
 

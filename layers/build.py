@@ -112,6 +112,9 @@ def stage_function(name: str, config_file: Path | str, build_dir: Path | str = D
     dest = Path(build_dir) / "functions" / name
     _copy_tree(source, dest)
     shutil.copyfile(config_file, dest / "mesh.yaml")
+    prompts = Path(config_file).parent / "prompts"  # the prompt catalogue's files travel with their config
+    if prompts.is_dir():
+        _copy_tree(prompts, dest / "prompts")
     return dest
 
 

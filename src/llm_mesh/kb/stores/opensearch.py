@@ -12,6 +12,9 @@
         engine: faiss            # faiss (default) or lucene; space cosinesimil
         # username: {env: OS_USER}, password: {env: OS_PASSWORD}  (basic auth, self-managed)
 
+Deployed by the CDK app, ``endpoint`` may be left out: the functions get the collection's
+endpoint in ``MESH_OPENSEARCH_ENDPOINT`` (and sign as ``aoss``).
+
 Requests go through opensearch-py (``pip install 'llm-mesh[opensearch]'``, imported on first
 use) with ``AWSV4SignerAuth`` for SigV4; bodies are built in ``opensearch_dsl``. The index
 (and the hybrid search pipeline) are created on first write when missing; on AWS the CDK
@@ -23,6 +26,7 @@ to false for ``service: aoss`` (the chunk id travels in the ``chunk_id`` field).
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any, Mapping, Sequence
 from urllib.parse import quote, urlparse
@@ -32,6 +36,7 @@ from llm_mesh.kb.stores import opensearch_dsl as dsl
 from llm_mesh.kb.stores.remote import JsonClient, VectorStoreError, credential_option, json_client, write_batches
 
 BULK_BATCH = 200
+ENDPOINT_ENV = "MESH_OPENSEARCH_ENDPOINT"  # set by the CDK app on the functions: the vector collection's endpoint
 INSTALL_HINT = "the OpenSearch vector store needs opensearch-py: pip install 'llm-mesh[opensearch]'"
 
 
@@ -88,6 +93,10 @@ def opensearch_py_client(options: Mapping[str, Any]) -> Any:
 class OpenSearchVectorStore:
     def __init__(self, options: Mapping[str, Any], transport: Any = None, default_index: str = "mesh-kb") -> None:
         self.options = dict(options)
+        if not self.options.get("endpoint") and os.environ.get(ENDPOINT_ENV):
+            # On AWS the CDK app passes the collection it created; Serverless signs as "aoss".
+            self.options["endpoint"] = os.environ[ENDPOINT_ENV]
+            self.options.setdefault("service", "aoss")
         self.index = str(self.options.get("index") or default_index)
         self.service = self.options.get("service")
         self.engine = str(self.options.get("engine", "faiss"))
