@@ -70,3 +70,17 @@ def test_emf_document(capsys):
     sink.budget("cx-monthly", 40.0, 100.0)
     budget_doc = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert budget_doc["budget"] == "cx-monthly" and budget_doc["BudgetUsedPercent"] in (40.0, [40.0])
+
+
+def test_cost_hook_uses_emf_on_aws_and_nothing_without_a_costs_section():
+    from llm_mesh.cost.hook import build_cost_hook
+    from llm_mesh.gateway.pipeline import HookContext
+
+    base = {"providers": {"echo": {"kind": "echo"}}, "routes": {"echo": {"provider": "echo", "model": "echo-1"}}}
+    without = parse_config(base, "<t>")
+    assert build_cost_hook(HookContext(config=without, stores=None, secrets=None, home="aws", extras={})) is None
+    with_costs = parse_config({**base, "costs": {}}, "<t>")
+    hook = build_cost_hook(HookContext(config=with_costs, stores=None, secrets=None, home="aws", extras={}))
+    assert isinstance(hook.metrics, EmfMetricsSink)
+    local = build_cost_hook(HookContext(config=with_costs, stores=None, secrets=None, home="local", extras={}))
+    assert not isinstance(local.metrics, EmfMetricsSink)

@@ -122,6 +122,8 @@ class CostHook(BaseHook):
                 if unit is not None:
                     worst_in = max(worst_in, unit.input, unit.embeddings)
                     worst_out = max(worst_out, unit.output)
+            if len(self._worst_prices) > 4096:
+                self._worst_prices.clear()
             self._worst_prices[key] = (worst_in, worst_out)
         return self._worst_prices[key]
 
