@@ -18,6 +18,7 @@ from infra.components.agents import build_agents
 from infra.components.api import MeshApi
 from infra.components.dashboards import MeshDashboards
 from infra.components.functions import LWA_DEFAULT_VERSION, GatewayFunctions
+from infra.components.opensearch import build_knowledge_bases
 from infra.components.redact import RedactFunction
 from infra.components.self_hosted import SelfHostedEndpoints
 from infra.components.tables import MeshTables
@@ -85,7 +86,7 @@ class MeshStack(Stack):
         self.dashboards = MeshDashboards(self, "Dashboards", config=self.mesh_config)  # finance + SRE, alarms
         self.redact = RedactFunction(self, "Redact", functions=self.functions, api=self.api, config=self.mesh_config, code_dir=stage_function("redact", config_path, build_dir), tables=self.tables, secrets=secret_names(self.mesh_config))
         self.agents = build_agents(self, config_path=config_path, build_dir=build_dir)
-        self.knowledge_bases = __import__("infra.components.opensearch", fromlist=["_"]).build_knowledge_bases(self, config_path=config_path, build_dir=build_dir)
+        self.knowledge_bases = build_knowledge_bases(self, config_path=config_path, build_dir=build_dir)
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL; the OpenAI base_url is <ApiUrl>v1")
         self._acknowledge_nag_findings()
 
