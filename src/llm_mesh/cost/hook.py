@@ -332,6 +332,7 @@ class CostHook(BaseHook):
         if outcome.status < 400 and ctx.stream and state.cache_key is not None and not hit and state.stream_finish:
             self._store_stream(ctx, state)
         total = f"{cost.total:f}"
+        ctx.__dict__["cost_usd"] = total  # for later on_complete hooks (audit), streams included
         if not ctx.stream:
             ctx.extra_headers["x-mesh-cost-usd"] = total
         if self.ledger is not None and (ctx.attempts or hit):
