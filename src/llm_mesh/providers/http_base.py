@@ -129,6 +129,19 @@ def transport_error(provider: str, exc: Exception) -> MeshError:
     return UpstreamUnavailable(f"provider {provider} request failed ({type(exc).__name__})")
 
 
+def stream_cut(provider: str) -> UpstreamError:
+    """The upstream ended (or broke off) a stream before it had completed."""
+    return UpstreamError(f"provider {provider} ended the stream before it completed", code="stream_cut")
+
+
+def parse_event(provider: str, data: str) -> Any:
+    """The JSON payload of one stream event."""
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise UpstreamError(f"provider {provider} sent a malformed stream event") from None
+
+
 def parse_json(provider: str, content: bytes) -> Any:
     try:
         return json.loads(content)
@@ -182,12 +195,17 @@ async def open_stream(
         await response.aclose()
 
 
-async def iter_lines(provider: str, response: httpx.Response) -> AsyncIterator[str]:
-    """Lines of a streamed body; transport failures mid-stream become mesh errors."""
+async def iter_lines(
+    provider: str, response: httpx.Response, started: Callable[[], bool] | None = None
+) -> AsyncIterator[str]:
+    """Lines of a streamed body; transport failures mid-stream become mesh errors:
+    ``stream_cut`` once ``started()`` says the answer had begun, else a transport error."""
     try:
         async for line in response.aiter_lines():
             yield line
     except httpx.HTTPError as exc:
+        if started is not None and started():
+            raise stream_cut(provider) from None
         raise transport_error(provider, exc) from None
 
 

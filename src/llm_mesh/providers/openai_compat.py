@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 from typing import Any, AsyncIterator, Callable, Iterable, Mapping
 
 import httpx
@@ -32,7 +31,7 @@ from pydantic import ValidationError
 
 from llm_mesh.errors import InvalidRequest, MeshError, UpstreamError
 from llm_mesh.providers.base import Capabilities
-from llm_mesh.providers.http_base import ErrorClassifier, build_client, iter_lines, open_stream, post_json
+from llm_mesh.providers.http_base import ErrorClassifier, iter_lines, open_stream, parse_event, post_json, stream_cut
 from llm_mesh.providers.openai import translate_openai_openai as openai_wire
 from llm_mesh.providers.sse import iter_sse
 from llm_mesh.wire.openai_chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage
@@ -183,10 +182,7 @@ async def stream_chunks(
         async for event in iter_sse(iter_lines(name, response)):
             if event.data == "[DONE]":
                 return
-            try:
-                payload = json.loads(event.data)
-            except ValueError:
-                raise UpstreamError(f"provider {name} sent a malformed stream event") from None
+            payload = parse_event(name, event.data)
             try:
                 chunks = feed(payload)
             except ValueError:
@@ -194,7 +190,7 @@ async def stream_chunks(
             for chunk in chunks:
                 yield chunk
         if finished is None or not finished():
-            raise UpstreamError(f"provider {name} ended the stream before it completed", code="stream_cut")
+            raise stream_cut(name)
 
 
 class OpenAILikeProvider:
@@ -307,23 +303,6 @@ class OpenAILikeProvider:
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-
-def bearer_client(
-    name: str,
-    config: Any,
-    secrets: Any,
-    default_base_url: str | None = None,
-    extra_headers: dict[str, str] | None = None,
-) -> httpx.AsyncClient:
-    """The pooled client for an upstream authenticated with ``Authorization: Bearer <api_key>``."""
-    base_url = config.base_url or default_base_url
-    if not base_url:
-        raise InvalidRequest(f"provider {name} needs base_url")
-    headers = {**config.headers, **(extra_headers or {})}
-    if config.api_key is not None:
-        headers["Authorization"] = f"Bearer {secrets.resolve(config.api_key)}"
-    return build_client(base_url, config.timeouts, config.max_connections, headers)
 
 
 def capabilities_from_table(

@@ -8,7 +8,8 @@ from llm_mesh.providers.ai21 import translate_openai_ai21 as wire
 from llm_mesh.providers.ai21.capabilities import capabilities_for
 from llm_mesh.providers.ai21.errors import classify
 from llm_mesh.providers.ai21.options import AI21Options
-from llm_mesh.providers.openai_compat import OpenAILikeProvider, bearer_client
+from llm_mesh.providers.common.http_provider import api_key_client
+from llm_mesh.providers.openai_compat import OpenAILikeProvider
 from llm_mesh.providers.base import Capabilities, SecretResolver
 from llm_mesh.wire.openai_chat import ChatCompletionRequest
 
@@ -21,7 +22,7 @@ class AI21Provider(OpenAILikeProvider):
 
     def __init__(self, name: str, config: Any, secrets: SecretResolver) -> None:
         self._options = AI21Options.model_validate(config.options)
-        super().__init__(name, bearer_client(name, config, secrets, DEFAULT_BASE_URL), classify)
+        super().__init__(name, api_key_client(name, config, secrets, DEFAULT_BASE_URL), classify)
 
     def capabilities(self, model: str) -> Capabilities:
         return capabilities_for(model, self._options.context_window)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, AsyncIterator
 
 from llm_mesh.errors import InvalidRequest, UpstreamError
@@ -11,7 +10,8 @@ from llm_mesh.providers.anthropic.capabilities import capabilities_for
 from llm_mesh.providers.anthropic.errors import make_classifier, stream_error
 from llm_mesh.providers.anthropic.options import AnthropicOptions
 from llm_mesh.providers.base import Capabilities, SecretResolver
-from llm_mesh.providers.http_base import build_client, iter_lines, open_stream, post_json
+from llm_mesh.providers.common.http_provider import api_key_client
+from llm_mesh.providers.http_base import iter_lines, open_stream, parse_event, post_json, stream_cut
 from llm_mesh.providers.sse import iter_sse
 from llm_mesh.wire.openai_chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 from llm_mesh.wire.openai_embeddings import EmbeddingsRequest, EmbeddingsResponse
@@ -26,14 +26,11 @@ class AnthropicProvider:
     def __init__(self, name: str, config: Any, secrets: SecretResolver) -> None:
         self.name = name
         self._options = AnthropicOptions.model_validate(config.options)
-        headers = dict(config.headers)
-        headers["anthropic-version"] = self._options.api_version
+        headers = {"anthropic-version": self._options.api_version}
         if self._options.betas:
             headers["anthropic-beta"] = ",".join(self._options.betas)
-        if config.api_key is not None:
-            headers["x-api-key"] = secrets.resolve(config.api_key)
-        self._client = build_client(
-            config.base_url or DEFAULT_BASE_URL, config.timeouts, config.max_connections, headers
+        self._client = api_key_client(
+            name, config, secrets, DEFAULT_BASE_URL, key_header="x-api-key", extra_headers=headers
         )
         self._classify = make_classifier(name)
 
@@ -53,10 +50,7 @@ class AnthropicProvider:
         translator = wire.StreamTranslator(json_tool=plan.json_tool)
         async with open_stream(self._client, self.name, MESSAGES_PATH, plan.body, classify=self._classify) as response:
             async for event in iter_sse(iter_lines(self.name, response)):
-                try:
-                    payload = json.loads(event.data)
-                except ValueError:
-                    raise UpstreamError(f"provider {self.name} sent a malformed stream event") from None
+                payload = parse_event(self.name, event.data)
                 if not isinstance(payload, dict):
                     raise UpstreamError(f"provider {self.name} sent a malformed stream event")
                 if event.event == "error" or payload.get("type") == "error":
@@ -69,7 +63,7 @@ class AnthropicProvider:
                     yield chunk
                 if translator.completed:
                     return
-        raise UpstreamError(f"provider {self.name} ended the stream before it completed", code="stream_cut")
+        raise stream_cut(self.name)
 
     async def embed(self, request: EmbeddingsRequest) -> EmbeddingsResponse:
         raise InvalidRequest(

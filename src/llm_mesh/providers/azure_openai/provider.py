@@ -19,6 +19,7 @@ from llm_mesh.providers.azure_openai.errors import classify
 from llm_mesh.providers.openai_compat import OpenAILikeProvider
 from llm_mesh.providers.azure_openai.options import AzureOpenAIOptions
 from llm_mesh.providers.base import Capabilities, SecretResolver
+from llm_mesh.providers.common.http_provider import api_key_client
 from llm_mesh.providers.http_base import build_client
 from llm_mesh.wire.openai_chat import ChatCompletionRequest
 from llm_mesh.wire.openai_embeddings import EmbeddingsRequest
@@ -31,7 +32,6 @@ class AzureOpenAIProvider(OpenAILikeProvider):
         options = AzureOpenAIOptions.model_validate(config.options)
         if not config.base_url:
             raise InvalidRequest(f"provider {name}: azure_openai needs base_url (https://RESOURCE.openai.azure.com)")
-        headers = dict(config.headers)
         self._entra: EntraTokenProvider | None = None
         self._token_client: httpx.AsyncClient | None = None
         if options.auth == "entra":
@@ -48,11 +48,8 @@ class AzureOpenAIProvider(OpenAILikeProvider):
                 lambda: secrets.resolve(secret_ref),
                 entra.scope,
             )
-        elif config.api_key is not None:
-            headers["api-key"] = secrets.resolve(config.api_key)
-        super().__init__(
-            name, build_client(config.base_url, config.timeouts, config.max_connections, headers), classify
-        )
+        key_header = None if self._entra is not None else "api-key"  # Entra: a bearer token per request
+        super().__init__(name, api_key_client(name, config, secrets, key_header=key_header), classify)
         self._options = options
 
     def capabilities(self, model: str) -> Capabilities:

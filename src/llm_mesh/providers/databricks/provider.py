@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from llm_mesh.providers.openai_compat import OpenAILikeProvider, bearer_client
+from llm_mesh.providers.common.http_provider import api_key_client
+from llm_mesh.providers.openai_compat import OpenAILikeProvider
 from llm_mesh.providers.base import Capabilities, SecretResolver
 from llm_mesh.providers.databricks import translate_openai_databricks as wire
 from llm_mesh.providers.databricks.capabilities import capabilities_for
@@ -20,7 +21,7 @@ class DatabricksProvider(OpenAILikeProvider):
 
     def __init__(self, name: str, config: Any, secrets: SecretResolver) -> None:
         self._options = DatabricksOptions.model_validate(config.options)
-        super().__init__(name, bearer_client(name, config, secrets), classify)
+        super().__init__(name, api_key_client(name, config, secrets), classify)
 
     def capabilities(self, model: str) -> Capabilities:
         return capabilities_for(model, self._options.context_window)

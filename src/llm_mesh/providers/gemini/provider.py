@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, AsyncIterator
 from urllib.parse import quote
 
-import httpx
-
 from llm_mesh.errors import InvalidRequest, MeshError, UpstreamError
 from llm_mesh.providers.base import Capabilities, SecretResolver
+from llm_mesh.providers.common.http_provider import api_key_client, close_stream
 from llm_mesh.providers.gemini import translate_openai_gemini as wire
 from llm_mesh.providers.gemini.auth import ServiceAccountTokenSource
 from llm_mesh.providers.gemini.capabilities import model_capabilities
 from llm_mesh.providers.gemini.errors import classify, google_error, stream_error
 from llm_mesh.providers.gemini.options import GeminiOptions
-from llm_mesh.providers.http_base import build_client, open_stream, post_json, transport_error
+from llm_mesh.providers.http_base import iter_lines, open_stream, parse_event, post_json
 from llm_mesh.providers.sse import iter_sse
 from llm_mesh.tokens import count_text
 from llm_mesh.wire.openai_chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
@@ -35,7 +33,6 @@ class GeminiProvider:
         self.name = name
         self._options = GeminiOptions.model_validate(config.options)
         self._classify = classify(name)
-        headers = dict(config.headers)
         self._tokens: ServiceAccountTokenSource | None = None
         if self._options.platform == "vertex":
             if config.api_key is None:
@@ -49,14 +46,13 @@ class GeminiProvider:
                 f"/{self._options.version}/projects/{quote(project, safe='')}"
                 f"/locations/{self._options.location}/publishers/google/models/"
             )
-            base_url = config.base_url or vertex_base_url(self._options.location)
+            # A token minted from the service account rides on each request: no key on the client.
+            base_url, key_header = vertex_base_url(self._options.location), None
         else:
-            if config.api_key is not None:
-                headers["x-goog-api-key"] = secrets.resolve(config.api_key)
             self._prefix = f"/{self._options.version}/models/"
-            base_url = config.base_url or GEMINI_API_BASE_URL
+            base_url, key_header = GEMINI_API_BASE_URL, "x-goog-api-key"
+        self._client = api_key_client(name, config, secrets, base_url, key_header=key_header)
         self._safety = [s.model_dump() for s in self._options.safety_settings or []] or None
-        self._client = build_client(base_url, config.timeouts, config.max_connections, headers)
 
     # ------------------------------------------------------------ plumbing
     def _path(self, model: str, method: str) -> str:
@@ -93,11 +89,9 @@ class GeminiProvider:
         translator = wire.StreamTranslator(model=request.model, choices=request.n or 1)
         headers = await self._headers()
         async with open_stream(self._client, self.name, path, body, headers=headers, classify=self._classify) as response:
-            async for event in iter_sse(self._lines(response, translator)):
-                try:
-                    payload = json.loads(event.data)
-                except ValueError:
-                    raise UpstreamError(f"provider {self.name} sent a malformed stream event") from None
+            lines = iter_lines(self.name, response, started=lambda: translator.id is not None)
+            async for event in iter_sse(lines):
+                payload = parse_event(self.name, event.data)
                 error = google_error(payload)
                 if error is not None:
                     raise stream_error(self.name, error)
@@ -105,23 +99,8 @@ class GeminiProvider:
                     raise UpstreamError(f"provider {self.name} sent a malformed stream event")
                 for chunk in translator.feed(payload):
                     yield chunk
-            try:
-                tail = translator.close()
-            except UpstreamError:
-                raise UpstreamError(f"provider {self.name} ended the stream before it completed",
-                                    code="stream_cut") from None
-            for chunk in tail:
+            for chunk in close_stream(self.name, translator.close):
                 yield chunk
-
-    async def _lines(self, response: httpx.Response, translator: wire.StreamTranslator) -> AsyncIterator[str]:
-        try:
-            async for line in response.aiter_lines():
-                yield line
-        except httpx.HTTPError as exc:
-            if translator.id is not None:  # the connection broke after the stream had started
-                raise UpstreamError(f"provider {self.name} ended the stream before it completed",
-                                    code="stream_cut") from None
-            raise transport_error(self.name, exc) from None
 
     # ------------------------------------------------------------ embeddings
     async def embed(self, request: EmbeddingsRequest) -> EmbeddingsResponse:

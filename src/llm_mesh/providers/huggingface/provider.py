@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from llm_mesh.errors import MeshError
-from llm_mesh.providers.openai_compat import OpenAILikeProvider, bearer_client
+from llm_mesh.providers.common.http_provider import api_key_client
+from llm_mesh.providers.openai_compat import OpenAILikeProvider
 from llm_mesh.providers.base import Capabilities, SecretResolver
 from llm_mesh.providers.huggingface import errors
 from llm_mesh.providers.huggingface import translate_openai_huggingface as wire
@@ -19,7 +20,7 @@ class HuggingFaceProvider(OpenAILikeProvider):
 
     def __init__(self, name: str, config: Any, secrets: SecretResolver) -> None:
         self._options = HuggingFaceOptions.model_validate(config.options)
-        super().__init__(name, bearer_client(name, config, secrets), errors.classify)
+        super().__init__(name, api_key_client(name, config, secrets), errors.classify)
 
     def capabilities(self, model: str) -> Capabilities:
         return capabilities_for(model, self._options)

@@ -9,7 +9,8 @@ from pydantic import ValidationError
 
 from llm_mesh.errors import UpstreamError
 from llm_mesh.providers.base import Capabilities, SecretResolver
-from llm_mesh.providers.http_base import build_client, post_json
+from llm_mesh.providers.common.http_provider import api_key_client
+from llm_mesh.providers.http_base import post_json
 from llm_mesh.providers.openai import translate_openai_openai as wire
 from llm_mesh.providers.openai.options import OpenAIOptions
 from llm_mesh.providers.openai_compat import stream_chunks
@@ -25,15 +26,13 @@ class OpenAIProvider:
     def __init__(self, name: str, config: Any, secrets: SecretResolver) -> None:
         self.name = name
         self._options = OpenAIOptions.model_validate(config.options)
-        headers = dict(config.headers)
-        if config.api_key is not None:
-            headers["Authorization"] = f"Bearer {secrets.resolve(config.api_key)}"
+        headers: dict[str, str] = {}
         if self._options.organization:
             headers["OpenAI-Organization"] = self._options.organization
         if self._options.project:
             headers["OpenAI-Project"] = self._options.project
         base_url = config.base_url or DEFAULT_BASE_URL
-        self._client = build_client(base_url, config.timeouts, config.max_connections, headers)
+        self._client = api_key_client(name, config, secrets, base_url, extra_headers=headers)
         # Absolute URLs parsed once: httpx re-parses a relative path on every request.
         self._chat_url = httpx.URL(base_url + "/chat/completions")
         self._embeddings_url = httpx.URL(base_url + "/embeddings")

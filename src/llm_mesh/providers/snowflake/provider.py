@@ -6,7 +6,8 @@ import time
 from typing import Any
 
 from llm_mesh.errors import InvalidRequest, UpstreamError
-from llm_mesh.providers.openai_compat import OpenAILikeProvider, bearer_client
+from llm_mesh.providers.common.http_provider import api_key_client
+from llm_mesh.providers.openai_compat import OpenAILikeProvider
 from llm_mesh.providers.base import Capabilities, SecretResolver
 from llm_mesh.providers.snowflake import translate_openai_snowflake as wire
 from llm_mesh.providers.snowflake.capabilities import capabilities_for
@@ -61,7 +62,7 @@ class SnowflakeProvider(OpenAILikeProvider):
             self._signer = _KeyPairSigner(name, options.account, options.keypair, secrets)
             config = config.model_copy(update={"api_key": None})
         token_type = "KEYPAIR_JWT" if self._signer is not None else options.token_type
-        client = bearer_client(name, config, secrets, default_url, {TOKEN_TYPE_HEADER: token_type})
+        client = api_key_client(name, config, secrets, default_url, extra_headers={TOKEN_TYPE_HEADER: token_type})
         super().__init__(name, client, classify)
 
     def capabilities(self, model: str) -> Capabilities:
