@@ -183,7 +183,12 @@ def test_chat_translators_on_hostile_requests(name):
     run()
 
 
-@pytest.mark.parametrize("name", sorted(EMBED_TRANSLATORS))
+TEI_TOKENS = ("a client's token-id input to a TEI route raises ValueError in tei_embed_body, which the "
+              "huggingface provider does not catch: a 500 from bad client input instead of a 400")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=TEI_TOKENS)) if n == "tei" else n
+                                  for n in sorted(EMBED_TRANSLATORS)])
 def test_embeddings_translators_on_hostile_requests(name):
     translate = EMBED_TRANSLATORS[name]
 
@@ -236,6 +241,12 @@ def test_response_translators_on_hostile_upstream_data(name):
         _run(lambda: translate(data), data, DOCUMENTED.get(name, ()))
 
     run()
+
+
+@pytest.mark.xfail(strict=True, reason=TEI_TOKENS)
+def test_known_tei_token_input_crash():
+    request = validate(EmbeddingsRequest, {"model": "m", "input": [1, 2, 3]})
+    _run(lambda: EMBED_TRANSLATORS["tei"](request), {"input": [1, 2, 3]})
 
 
 @pytest.mark.parametrize("name", sorted(KNOWN_CRASHES))
