@@ -10,7 +10,7 @@ import pytest
 from llm_mesh.cost.budgets import BudgetGuard, GovernanceUnavailable, period, subject
 from llm_mesh.cost.config import BudgetConfig, LimitConfig
 from llm_mesh.cost.ratelimit import RateLimiter
-from llm_mesh.cost.tags import parse_tags
+from llm_mesh.gateway.tags import parse_tags
 from llm_mesh.errors import BudgetExceeded, InvalidRequest, RateLimited
 from llm_mesh.stores.sqlite.budgets import SqliteBudgetStore
 from llm_mesh.stores.sqlite.connection import SqliteDatabase

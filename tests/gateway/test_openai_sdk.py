@@ -48,6 +48,10 @@ def mesh(upstream):
             "flaky": {"provider": "fake", "model": "gpt-4o;status=503"},
             "limited": {"provider": "fake", "model": "gpt-4o;status=429;retry_after=7"},
             "cut": {"provider": "fake", "model": "gpt-4o;cut_stream_after=3"},
+            "tiered": {"targets": [
+                {"provider": "echo", "model": "echo-gold", "when": {"tags": {"tier": "gold"}}},
+                {"provider": "echo", "model": "echo-1"},
+            ]},
             "failover": {
                 "targets": [
                     {"provider": "dead", "model": "gpt-4o"},
@@ -288,3 +292,16 @@ def test_request_log_records_every_call(mesh, client):
     usage = raw.parse().usage
     assert (entry.prompt_tokens, entry.completion_tokens) == (usage.prompt_tokens, usage.completion_tokens)
     assert entry.latency_ms >= entry.overhead_ms >= 0
+
+
+def test_request_tags_steer_routing_conditions(client):
+    hello = [{"role": "user", "content": "hi"}]
+    gold = client.chat.completions.with_raw_response.create(model="tiered", messages=hello, extra_headers={"x-mesh-tags": "tier=gold, team=cx"})
+    assert gold.headers["x-mesh-model"] == "echo-gold"
+    by_metadata = client.chat.completions.with_raw_response.create(model="tiered", messages=hello, metadata={"tier": "gold"})
+    assert by_metadata.headers["x-mesh-model"] == "echo-gold"
+    plain = client.chat.completions.with_raw_response.create(model="tiered", messages=hello)
+    assert plain.headers["x-mesh-model"] == "echo-1"
+    with pytest.raises(openai.BadRequestError) as bad:
+        client.chat.completions.create(model="tiered", messages=hello, extra_headers={"x-mesh-tags": "no-equals-sign"})
+    assert bad.value.body["param"] == "x-mesh-tags"

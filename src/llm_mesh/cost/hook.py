@@ -27,11 +27,9 @@ from llm_mesh.cost.cache import (
     best_match, cacheable_answer, exact_key, hashing_embedding, normalise, pack, prompt_text, semantic_partition,
 )
 from llm_mesh.cost.config import CostConfig, RouteCacheConfig
-from llm_mesh.cost.headers import header
 from llm_mesh.cost.metrics import MetricsSink, NullMetricsSink, RequestMetrics
 from llm_mesh.cost.prices import CostBreakdown, Metered, PriceTable, quantize
 from llm_mesh.cost.ratelimit import RateLimiter, TokenHold
-from llm_mesh.cost.tags import parse_tags
 from llm_mesh.errors import InvalidRequest, MeshError
 from llm_mesh.gateway.context import RequestContext
 from llm_mesh.gateway.hooks import BaseHook, Outcome
@@ -139,12 +137,6 @@ class CostHook(BaseHook):
         info = self.costs.apps.get(app)
         return (info.team, info.project) if info is not None else (None, None)
 
-    def _parse_tags(self, ctx: RequestContext, metadata: dict[str, str] | None) -> None:
-        metering_config = self.costs.metering
-        tags = parse_tags(header(b"x-mesh-tags"), metadata, metering_config.max_tags, metering_config.max_tag_length)
-        if tags:
-            ctx.tags.update(tags)
-
     def _admit(self, ctx: RequestContext, state: _State, route: str, prompt_tokens: int, max_output: int) -> None:
         app = ctx.caller.app if ctx.caller else "-"
         now = self.clock()
@@ -174,7 +166,7 @@ class CostHook(BaseHook):
         settings = self._route_cache(request.model)
         if settings is None:
             return None
-        asked = (header(b"x-mesh-cache") or "").strip().lower()
+        asked = (ctx.headers.get("x-mesh-cache") or "").strip().lower()
         if asked not in ("", "force", "off"):
             raise InvalidRequest("x-mesh-cache must be 'force' or 'off'", param="x-mesh-cache")
         app_config = self.mesh.apps.get(ctx.caller.app) if ctx.caller else None
@@ -242,7 +234,6 @@ class CostHook(BaseHook):
     async def before_chat(self, ctx: RequestContext, request: ChatCompletionRequest) -> ChatCompletionRequest | ChatCompletion:
         state = _state(ctx)
         state.request = request
-        self._parse_tags(ctx, request.metadata)
         if self.cache_store is not None:
             hit = await self._cache_lookup(ctx, state, request)
             if hit is not None:
@@ -282,7 +273,6 @@ class CostHook(BaseHook):
         state = _state(ctx)
         texts = [request.input] if isinstance(request.input, str) else [t for t in request.input if isinstance(t, str)]
         state.texts = texts
-        self._parse_tags(ctx, None)
         if self.limits is not None or self.budgets is not None:
             tokens = sum(count_text(t) for t in texts) or len(request.input)
             self._admit(ctx, state, request.model, tokens, 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from llm_mesh.identity import Caller
 
@@ -30,6 +30,7 @@ class RequestContext:
     fallback_reason: str | None = None
     first_token_at: float | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)  # the inbound request's headers (case-insensitive)
     classifications: set[str] = field(default_factory=set)
     served_from_cache: bool = False
     extra_headers: dict[str, str] = field(default_factory=dict)  # set by hooks (cost, cache, sources...)

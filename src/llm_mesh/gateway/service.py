@@ -28,6 +28,7 @@ from llm_mesh.cost.prices import planner_price_lookup
 from llm_mesh.gateway.context import RequestContext
 from llm_mesh.gateway.hooks import Outcome, RequestHook
 from llm_mesh.gateway.replay import replay_as_stream
+from llm_mesh.gateway.tags import parse_tags
 from llm_mesh.gateway.provider_pool import ProviderPool
 from llm_mesh.gateway.request_log import RequestLogWriter
 from llm_mesh.identity import Authenticator, Caller, InboundIdentity
@@ -92,6 +93,9 @@ class MeshService:
     ) -> None:
         self.config = config
         self.hooks = tuple(hooks)
+        metering = getattr(getattr(config, "costs", None), "metering", None)
+        self._max_tags = getattr(metering, "max_tags", 16)
+        self._max_tag_length = getattr(metering, "max_tag_length", 128)
         self.authenticator = authenticator
         self.providers = providers
         self.log_writer = log_writer
@@ -185,10 +189,17 @@ class MeshService:
         raise last_error
 
     # ------------------------------------------------------------ chat
+    def _apply_tags(self, ctx: RequestContext, metadata: dict[str, str] | None) -> None:
+        """Request tags (x-mesh-tags header, body metadata) for routing conditions, costs and audit."""
+        header = ctx.headers.get("x-mesh-tags")
+        if header or metadata:
+            ctx.tags.update(parse_tags(header, metadata, self._max_tags, self._max_tag_length))
+
     async def _before_chat(
         self, ctx: RequestContext, request: ChatCompletionRequest
     ) -> tuple[ChatCompletionRequest, ChatCompletion | None, int]:
         """Run before-hooks; returns (request, short-circuit answer, number of hooks that ran)."""
+        self._apply_tags(ctx, request.metadata)
         for index, hook in enumerate(self.hooks):
             result = await hook.before_chat(ctx, request)
             if isinstance(result, ChatCompletion):
@@ -272,6 +283,7 @@ class MeshService:
 
     # ------------------------------------------------------------ embeddings
     async def embeddings(self, ctx: RequestContext, request: EmbeddingsRequest) -> EmbeddingsResponse:
+        self._apply_tags(ctx, None)
         for hook in self.hooks:
             request = await hook.before_embeddings(ctx, request)
         self.authorise_route(ctx.caller, request.model)  # type: ignore[arg-type]

@@ -43,7 +43,7 @@ def mount(app: FastAPI, runtime: MeshRuntime) -> None:
 
     @app.post("/v1/messages")
     async def messages(request: Request) -> Response:
-        ctx = RequestContext(endpoint="messages")
+        ctx = RequestContext(endpoint="messages", headers=request.headers)
         try:
             service.authenticate(ctx, inbound_identity(request, runtime.home, allow_x_api_key=True))
             anthropic_request, canonical = parse_messages_request(await read_json(request, limit))

@@ -118,7 +118,7 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
     # ---------------------------------------------------------------- chat
     @app.post("/v1/chat/completions", openapi_extra=_json_body(ChatCompletionRequest, "/v1/chat/completions"))
     async def chat_completions(request: Request) -> Response:
-        ctx = RequestContext(endpoint="chat.completions")
+        ctx = RequestContext(endpoint="chat.completions", headers=request.headers)
         try:
             service.authenticate(ctx, inbound_identity(request, runtime.home))
             chat_request = validate(ChatCompletionRequest, await read_json(request, limit))
@@ -164,7 +164,7 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
     # ---------------------------------------------------------------- embeddings
     @app.post("/v1/embeddings", openapi_extra=_json_body(EmbeddingsRequest, "/v1/embeddings"))
     async def embeddings(request: Request) -> Response:
-        ctx = RequestContext(endpoint="embeddings")
+        ctx = RequestContext(endpoint="embeddings", headers=request.headers)
         try:
             service.authenticate(ctx, inbound_identity(request, runtime.home))
             embeddings_request = validate(EmbeddingsRequest, await read_json(request, limit))

@@ -8,9 +8,8 @@ every app's (and may filter with ``app=``). Query parameters: ``since``/``until`
 day, month, tag:<key>), ``format=csv`` (grouped rows, or records when no group_by),
 ``records=true`` (include the records in JSON).
 
-Mounting this module also installs the header capture middleware the cost hook
-reads ``x-mesh-tags`` and ``x-mesh-cache`` through, and binds the semantic cache's
-embedder to the service (embeddings go through the mesh as the calling app).
+Mounting it also binds the semantic cache's embedder to the service (embeddings
+go through the mesh as the calling app).
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from llm_mesh.cost.headers import HeaderCapture
 from llm_mesh.cost.hook import CostHook
 from llm_mesh.cost.ledger import CostQuery, parse_tag_filters, parse_time, records_csv, record_dict, run_query, to_csv
 from llm_mesh.errors import InvalidRequest, MeshError, NotFound, PermissionDenied
@@ -55,7 +53,6 @@ def _service_embedder(runtime: MeshRuntime) -> Any:
 
 
 def mount(app: FastAPI, runtime: MeshRuntime) -> None:
-    app.add_middleware(HeaderCapture)
     for hook in runtime.service.hooks:
         if isinstance(hook, CostHook) and hook.embedder is None:
             hook.embedder = _service_embedder(runtime)
