@@ -91,7 +91,12 @@ CANDIDATES: dict[str, list[Any]] = {
         {"bindings": {"default": "default"}, "audit": {"enabled": True}},
         {"bindings": {"default": "default"}},
     ],
-    "costs": [{}],
+    "costs": [
+        {"budgets": [{"name": "load-daily", "scope": "app", "match": "*", "period": "day", "limit_usd": "1000",
+                      "mode": "hard"}],
+         "cache": {"enabled": True, "ttl_seconds": 300}},
+        {},
+    ],
     "cost": [{}],
     "audit": [{}, {"enabled": True}],
 }
@@ -126,9 +131,11 @@ def optional_sections(config: dict[str, Any]) -> tuple[dict[str, Any], list[str]
             break
         else:
             notes.append(f"section {name!r} exists but no candidate parsed ({last_error})")
-    for name in ("policies", "budgets", "cache"):
-        if name not in fields:
-            notes.append(f"MeshConfig has no {name!r} section yet: load ran without it")
+    costs = config.get("costs") or {}
+    for name, present in (("policies", "policies" in on), ("budgets", "budgets" in on or "budgets" in costs),
+                          ("cache", "cache" in on or "cache" in costs)):
+        if not present:
+            notes.append(f"no {name!r} in this build's config (or the guess was rejected): load ran without it")
     return config, on, notes
 
 
@@ -149,6 +156,7 @@ class Mesh:
     data_dir: Path
     sections: list[str]
     notes: list[str]
+    costs_parts: str = "-"
 
 
 def start_mesh(workdir: Path, upstream_base_url: str, config: dict[str, Any] | None = None) -> Mesh:
@@ -167,7 +175,8 @@ def start_mesh(workdir: Path, upstream_base_url: str, config: dict[str, Any] | N
                            str(workdir / ".mesh"), "--host", "127.0.0.1", "--port", str(port),
                            "--log-level", "info"], workdir, env)
     wait_healthy(f"http://127.0.0.1:{port}/health", child)
-    return Mesh(child, f"http://127.0.0.1:{port}", keys, workdir / ".mesh", on, notes)
+    parts = ", ".join(k for k in ("budgets", "cache") if k in (raw.get("costs") or {})) or "none"
+    return Mesh(child, f"http://127.0.0.1:{port}", keys, workdir / ".mesh", on, notes, parts)
 
 
 # ------------------------------------------------------------------ workload
@@ -418,6 +427,7 @@ def run_load(*, clients: int, requests: int, max_seconds: float = 180.0) -> dict
         summary["requested"] = requests
         summary["sections_on"] = mesh.sections
         summary["hooks"] = list(ACTIVE_HOOKS)
+        summary["costs_parts"] = mesh.costs_parts
         summary["notes"] = mesh.notes
         summary["reconcile"] = reconcile(mesh.data_dir, report.results)
         summary["server_exit"] = exit_code
@@ -461,7 +471,7 @@ def format_summary(s: dict[str, Any]) -> str:
                          f"unexpected {r['unexpected']}{verify}")
         else:
             lines.append(f"  {name}: not reconciled ({r.get('why', 'absent')})")
-    lines.append(f"  sections on: {', '.join(s['sections_on']) or 'none'}; hooks: {', '.join(s.get('hooks', [])) or 'none'}; "
+    lines.append(f"  sections on: {', '.join(s['sections_on']) or 'none'} (budgets/cache: {s.get('costs_parts', '-')}); hooks: {', '.join(s.get('hooks', [])) or 'none'}; "
                  f"cache hits {s['cache_hits']}")
     for note in s["notes"]:
         lines.append(f"  note: {note}")

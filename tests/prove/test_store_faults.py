@@ -140,6 +140,7 @@ def test_request_log_failure_never_fails_the_request(tmp_path: Path, aws_env, ca
 
 
 def test_budgets_fail_closed_when_the_store_cannot_be_checked():
-    if "budgets" not in MeshConfig.model_fields:
+    if "budgets" not in MeshConfig.model_fields and "costs" not in MeshConfig.model_fields:
         pytest.skip("budgets are not in this build's MeshConfig yet (issue 5)")
-    pytest.skip("budgets exist: wire this test to the budget store once its hook lands (bench/prove.py reports it)")
+    pytest.skip("not written yet: budgets (costs.budgets) landed while this suite was built; a throttled budget "
+                "store must give 429/503 unless fail_open")
