@@ -20,9 +20,10 @@ import json
 import socket
 import struct
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, TypeVar
 
 HEADER_TYPE_STRING = 7
 
@@ -182,3 +183,36 @@ class FakeAwsServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+@dataclass
+class AwsFake:
+    """Base of an AWS service fake: ``handle`` answers each request on ``server``."""
+
+    server: FakeAwsServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return self.server.url
+
+    @property
+    def requests(self) -> list[Recorded]:
+        assert self.server is not None
+        return self.server.requests
+
+    def handle(self, request: Recorded) -> Reply:
+        raise NotImplementedError
+
+
+F = TypeVar("F", bound=AwsFake)
+
+
+@contextmanager
+def serving(fake: F) -> Iterator[F]:
+    """Run ``fake`` on a loopback server for the ``with`` block."""
+    fake.server = FakeAwsServer(fake.handle).start()
+    try:
+        yield fake
+    finally:
+        fake.server.stop()

@@ -36,12 +36,13 @@ from typing import Any, Iterator
 from urllib.parse import unquote
 
 from tests.fakes.aws_eventstream import (
-    FakeAwsServer,
+    AwsFake,
     Recorded,
     Reply,
     aws_error,
     event_frame,
     exception_frame,
+    serving,
 )
 
 _ROUTE = re.compile(r"^/model/(?P<model>[^/]+)/(?P<op>converse|converse-stream|invoke)$")
@@ -94,23 +95,12 @@ def _padding(n: int) -> str:
 
 
 @dataclass
-class FakeBedrock:
+class FakeBedrock(AwsFake):
     behaviour: Behaviour = field(default_factory=Behaviour)
     _queue: list[Behaviour] = field(default_factory=list)
-    server: FakeAwsServer | None = None
 
     def queue(self, *behaviours: Behaviour) -> None:
         self._queue.extend(behaviours)
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return self.server.url
-
-    @property
-    def requests(self) -> list[Recorded]:
-        assert self.server is not None
-        return self.server.requests
 
     # -------------------------------------------------------------- dispatch
     def handle(self, request: Recorded) -> Reply:
@@ -341,9 +331,5 @@ class FakeBedrock:
 
 @contextmanager
 def start_fake_bedrock() -> Iterator[FakeBedrock]:
-    fake = FakeBedrock()
-    fake.server = FakeAwsServer(fake.handle).start()
-    try:
+    with serving(FakeBedrock()) as fake:
         yield fake
-    finally:
-        fake.server.stop()

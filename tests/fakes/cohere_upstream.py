@@ -22,7 +22,7 @@ import json
 import uuid
 from typing import Any
 
-from tests.fakes.gemini_upstream import LoopbackServer, Recorded, Reply, vector, words
+from tests.fakes._http import LoopbackUpstream, Recorded, Reply, vector, words
 
 
 def _sample_args(schema: dict[str, Any]) -> dict[str, Any]:
@@ -31,25 +31,10 @@ def _sample_args(schema: dict[str, Any]) -> dict[str, Any]:
     return {name: samples.get(str(props[name].get("type", ""))) for name in schema.get("required") or [] if name in props}
 
 
-class CohereUpstream:
+class CohereUpstream(LoopbackUpstream):
     def __init__(self, api_key: str = "test-cohere-key") -> None:
+        super().__init__()
         self.api_key = api_key
-        self._server = LoopbackServer(self._handle)
-
-    def __enter__(self) -> "CohereUpstream":
-        self._server.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._server.stop()
-
-    @property
-    def base_url(self) -> str:
-        return self._server.root_url
-
-    @property
-    def requests(self) -> list[Recorded]:
-        return self._server.requests
 
     def _handle(self, req: Recorded) -> Reply:
         if req.headers.get("authorization") != f"Bearer {self.api_key}":

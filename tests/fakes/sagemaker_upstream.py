@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 from urllib.parse import unquote
 
-from tests.fakes.aws_eventstream import FakeAwsServer, Recorded, Reply, aws_error, event_frame, exception_frame
+from tests.fakes.aws_eventstream import AwsFake, Recorded, Reply, aws_error, event_frame, exception_frame, serving
 
 _ROUTE = re.compile(r"^/endpoints/(?P<name>[^/]+)/(?P<op>invocations|invocations-response-stream)$")
 _CHATML_USER = re.compile(r"<\|im_start\|>user\n(.*?)<\|im_end\|>", re.S)
@@ -55,19 +55,7 @@ def _model_error(original_status: int, original: str) -> Reply:
 
 
 @dataclass
-class FakeSageMaker:
-    server: FakeAwsServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return self.server.url
-
-    @property
-    def requests(self) -> list[Recorded]:
-        assert self.server is not None
-        return self.server.requests
-
+class FakeSageMaker(AwsFake):
     def handle(self, request: Recorded) -> Reply:
         match = _ROUTE.match(request.path.split("?", 1)[0])
         if match is None:
@@ -219,9 +207,5 @@ class FakeSageMaker:
 
 @contextmanager
 def start_fake_sagemaker() -> Iterator[FakeSageMaker]:
-    fake = FakeSageMaker()
-    fake.server = FakeAwsServer(fake.handle).start()
-    try:
+    with serving(FakeSageMaker()) as fake:
         yield fake
-    finally:
-        fake.server.stop()

@@ -9,6 +9,7 @@ import pytest
 
 from tests.fakes.anthropic_upstream import start_fake_anthropic
 from tests.harness import serve_mesh
+from tests.providers.e2e_helpers import openai_client, stream_text, streamed_arguments, tool_call_deltas, tool_round_trip
 
 KEY = "sk-ant-upstream-secret-42"
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
@@ -37,7 +38,7 @@ def mesh(upstream):
 
 @pytest.fixture()
 def client(mesh):
-    return openai.OpenAI(base_url=mesh.base_url, api_key=mesh.api_key, max_retries=0)
+    return openai_client(mesh)
 
 
 def test_chat(client, upstream):
@@ -54,20 +55,13 @@ def test_stream_with_usage(client):
     stream = client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "stream me"}],
                                             stream=True, stream_options={"include_usage": True})
     chunks = list(stream)
-    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Echo: stream me"
+    assert stream_text(chunks) == "Echo: stream me"
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 3
 
 
 def test_tools_round_trip(client):
-    first = client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "Paris"}],
-                                           tools=TOOLS, tool_choice="required")
-    call = first.choices[0].message.tool_calls[0]
+    first, call, second = tool_round_trip(client, "claude", TOOLS, "Paris", "22C", tool_choice="required")
     assert first.choices[0].finish_reason == "tool_calls" and json.loads(call.function.arguments) == {"echo": "Paris"}
-    second = client.chat.completions.create(model="claude", tools=TOOLS, messages=[
-        {"role": "user", "content": "Paris"},
-        first.choices[0].message.model_dump(exclude_none=True),
-        {"role": "tool", "tool_call_id": call.id, "content": "22C"},
-    ])
     assert second.choices[0].message.content == "Tool said: 22C"
 
 
@@ -75,9 +69,9 @@ def test_streamed_tool_call(client):
     stream = client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "Rome"}],
                                             tools=TOOLS, tool_choice={"type": "function", "function": {"name": "get_weather"}},
                                             stream=True)
-    deltas = [tc for c in stream if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
+    deltas = tool_call_deltas(stream)
     assert deltas[0].function.name == "get_weather"
-    assert json.loads("".join(d.function.arguments or "" for d in deltas)) == {"echo": "Rome"}
+    assert streamed_arguments(deltas) == {"echo": "Rome"}
 
 
 def test_rate_limit_and_overload_reach_the_client(client):

@@ -10,6 +10,8 @@ import pytest
 from tests.fakes.azure_openai_upstream import FakeAzureOpenAI
 from tests.fakes.huggingface_upstream import FakeTGI
 
+from tests.providers.e2e_helpers import openai_client, stream_text, tool_call_deltas
+
 harness = pytest.importorskip("tests.harness")
 
 TOOL = {"id": "call_e2e", "name": "get_weather", "arguments": '{"city":"Paris"}'}
@@ -53,7 +55,7 @@ def mesh(azure, tgi):
 
 @pytest.fixture(scope="module")
 def client(mesh):
-    return openai.OpenAI(base_url=mesh.base_url, api_key=mesh.api_key, max_retries=0)
+    return openai_client(mesh)
 
 
 @pytest.mark.parametrize("route, text", [("support-chat", "Hello from Azure"), ("open-chat", "Hello from TGI")])
@@ -75,7 +77,7 @@ def test_stream_with_usage(client, route, text):
     stream = client.chat.completions.create(model=route, messages=[{"role": "user", "content": "hi"}], stream=True,
                                             stream_options={"include_usage": True})
     chunks = list(stream)
-    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == text
+    assert stream_text(chunks) == text
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
     assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens > 0
 
@@ -88,7 +90,7 @@ def test_tools(client, route):
     assert call.function.name == "get_weather" and json.loads(call.function.arguments) == {"city": "Paris"}
     stream = client.chat.completions.create(model=route, messages=[{"role": "user", "content": "weather?"}],
                                             tools=TOOLS, stream=True)
-    deltas = [tc for c in stream if c.choices for tc in c.choices[0].delta.tool_calls or []]
+    deltas = tool_call_deltas(stream)
     assert deltas[0].function.name == "get_weather"
     assert "".join(d.function.arguments or "" for d in deltas) == TOOL["arguments"]
 

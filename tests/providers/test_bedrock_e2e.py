@@ -9,27 +9,25 @@ import pytest
 
 from tests.fakes.bedrock_upstream import start_fake_bedrock
 from tests.harness import serve_mesh
+from tests.providers.e2e_helpers import (
+    chunks_before_error,
+    fake_aws_credentials,
+    finish_reasons,
+    openai_client,
+    stream_text,
+    streamed_arguments,
+    tool_call_deltas,
+    tool_round_trip,
+)
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather",
                                            "parameters": {"type": "object", "properties": {"query": {"type": "string"}}}}}]
-AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "AKIDMESHE2E",
-    "AWS_SECRET_ACCESS_KEY": "mesh-e2e-secret",
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "AWS_CONFIG_FILE": "/nonexistent/aws-config",
-    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
-}
 
 
 @pytest.fixture(scope="module")
 def upstream():
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_BEARER_TOKEN_BEDROCK", "AWS_DEFAULT_PROFILE"):
-            patch.delenv(name, raising=False)
-        for name, value in AWS_ENV.items():
-            patch.setenv(name, value)
-        with start_fake_bedrock() as fake:
-            yield fake
+    with fake_aws_credentials(access_key_id="AKIDMESHE2E"), start_fake_bedrock() as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +51,7 @@ def mesh(upstream):
 
 @pytest.fixture()
 def client(mesh):
-    return openai.OpenAI(base_url=mesh.base_url, api_key=mesh.api_key, max_retries=0)
+    return openai_client(mesh)
 
 
 def test_chat(client, upstream):
@@ -72,20 +70,13 @@ def test_stream_with_usage(client):
     stream = client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "stream me"}],
                                             stream=True, stream_options={"include_usage": True})
     chunks = list(stream)
-    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Echo: stream me"
+    assert stream_text(chunks) == "Echo: stream me"
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 3
 
 
 def test_tools_round_trip(client):
-    first = client.chat.completions.create(model="claude", messages=[{"role": "user", "content": "Paris"}],
-                                           tools=TOOLS, tool_choice="required")
-    call = first.choices[0].message.tool_calls[0]
+    first, call, second = tool_round_trip(client, "claude", TOOLS, "Paris", "22C", tool_choice="required")
     assert first.choices[0].finish_reason == "tool_calls" and json.loads(call.function.arguments) == {"query": "Paris"}
-    second = client.chat.completions.create(model="claude", tools=TOOLS, messages=[
-        {"role": "user", "content": "Paris"},
-        first.choices[0].message.model_dump(exclude_none=True),
-        {"role": "tool", "tool_call_id": call.id, "content": "22C"},
-    ])
     assert second.choices[0].message.content == "Tool said: 22C"
 
 
@@ -94,10 +85,10 @@ def test_streamed_tool_call(client):
                                             tools=TOOLS, tool_choice={"type": "function", "function": {"name": "get_weather"}},
                                             stream=True)
     chunks = list(stream)
-    deltas = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
+    deltas = tool_call_deltas(chunks)
     assert deltas[0].function.name == "get_weather"
-    assert json.loads("".join(d.function.arguments or "" for d in deltas)) == {"query": "Rome"}
-    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["tool_calls"]
+    assert streamed_arguments(deltas) == {"query": "Rome"}
+    assert finish_reasons(chunks) == ["tool_calls"]
 
 
 def test_throttling_is_429_with_retry_after(client):
@@ -115,10 +106,7 @@ def test_context_error_is_400_context_length(client):
 def test_stream_cut_midway_is_an_explicit_error(client):
     stream = client.chat.completions.create(model="claude", stream=True,
                                             messages=[{"role": "user", "content": "a b c d e f g [cut]"}])
-    received = []
-    with pytest.raises(openai.APIError):
-        for chunk in stream:
-            received.append(chunk)
+    received = chunks_before_error(stream)
     assert received, "some chunks reached the client before the cut"
 
 

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import json
 
-import openai
 import pytest
 
 from tests.fakes.cohere_upstream import CohereUpstream
 from tests.harness import serve_mesh
+from tests.providers.e2e_helpers import (
+    assert_errors_keep_their_meaning,
+    chunks_before_error,
+    finish_reasons,
+    openai_client,
+    stream_text,
+    streamed_arguments,
+    tool_call_deltas,
+    tool_round_trip,
+)
 
 KEY = "co-e2e-secret-4242"
 TOOLS = [{"type": "function", "function": {
@@ -41,7 +50,7 @@ def mesh(upstream):  # type: ignore[no-untyped-def]
 
 @pytest.fixture()
 def client(mesh):  # type: ignore[no-untyped-def]
-    return openai.OpenAI(base_url=mesh.base_url, api_key=mesh.api_key, max_retries=0)
+    return openai_client(mesh)
 
 
 def test_chat(client, upstream) -> None:  # type: ignore[no-untyped-def]
@@ -59,35 +68,29 @@ def test_stream_with_usage(client) -> None:  # type: ignore[no-untyped-def]
     chunks = list(client.chat.completions.create(
         model="chat", messages=[{"role": "user", "content": "stream please"}], stream=True,
         stream_options={"include_usage": True}))
-    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == \
-        "Hello from command-a-03-2025! You said: stream please"
-    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
+    assert stream_text(chunks) == "Hello from command-a-03-2025! You said: stream please"
+    assert finish_reasons(chunks) == ["stop"]
     assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
 
 
 def test_tools_round_trip(client, upstream) -> None:  # type: ignore[no-untyped-def]
-    first = client.chat.completions.create(model="chat", messages=[{"role": "user", "content": "weather in Paris?"}],
-                                           tools=TOOLS, tool_choice={"type": "function", "function": {"name": "get_weather"}})
-    assert upstream.requests[-1].body["tool_choice"] == "REQUIRED"
-    message = first.choices[0].message
-    call = message.tool_calls[0]
+    first, call, second = tool_round_trip(
+        client, "chat", TOOLS, "weather in Paris?", "19C",
+        tool_choice={"type": "function", "function": {"name": "get_weather"}})
+    assert upstream.requests[-2].body["tool_choice"] == "REQUIRED"
     assert first.choices[0].finish_reason == "tool_calls"
     assert call.function.name == "get_weather" and json.loads(call.function.arguments) == {"city": "Paris"}
-    second = client.chat.completions.create(model="chat", tools=TOOLS, messages=[
-        {"role": "user", "content": "weather in Paris?"},
-        {"role": "assistant", "content": message.content, "tool_calls": [call.model_dump()]},
-        {"role": "tool", "tool_call_id": call.id, "content": "19C"},
-    ])
+    assert upstream.requests[-1].body["messages"][1]["tool_plan"] == first.choices[0].message.content
     assert second.choices[0].message.content == f"Tool results: {call.id}=19C"
 
 
 def test_streamed_tool_call(client) -> None:  # type: ignore[no-untyped-def]
     chunks = list(client.chat.completions.create(
         model="chat", messages=[{"role": "user", "content": "weather?"}], tools=TOOLS, stream=True))
-    deltas = [tc for c in chunks if c.choices for tc in c.choices[0].delta.tool_calls or []]
+    deltas = tool_call_deltas(chunks)
     assert deltas[0].function.name == "get_weather" and deltas[0].id
-    assert json.loads("".join(d.function.arguments or "" for d in deltas)) == {"city": "Paris"}
-    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["tool_calls"]
+    assert streamed_arguments(deltas) == {"city": "Paris"}
+    assert finish_reasons(chunks) == ["tool_calls"]
 
 
 def test_embeddings(client, upstream) -> None:  # type: ignore[no-untyped-def]
@@ -99,24 +102,11 @@ def test_embeddings(client, upstream) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_errors_keep_their_meaning(client) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(openai.RateLimitError) as limited:
-        client.chat.completions.create(model="limited", messages=[{"role": "user", "content": "x"}])
-    assert limited.value.response.headers["retry-after"] == "11"
-    with pytest.raises(openai.BadRequestError) as too_long:
-        client.chat.completions.create(model="too-long", messages=[{"role": "user", "content": "x"}])
-    assert too_long.value.body["code"] == "context_length_exceeded"
-    with pytest.raises(openai.BadRequestError) as blocked:
-        client.chat.completions.create(model="blocked", messages=[{"role": "user", "content": "x"}])
-    assert blocked.value.body["code"] == "content_policy_violation"
-    for error in (limited, too_long, blocked):
-        assert KEY not in error.value.response.text
+    assert_errors_keep_their_meaning(client, KEY, retry_after="11")
 
 
 def test_cut_stream_is_an_explicit_error(client) -> None:  # type: ignore[no-untyped-def]
     stream = client.chat.completions.create(model="cut", messages=[{"role": "user", "content": "a b c d e f g h"}],
                                             stream=True)
-    received = []
-    with pytest.raises(openai.APIError):
-        for chunk in stream:
-            received.append(chunk)
+    received = chunks_before_error(stream)
     assert any(c.choices and c.choices[0].delta.content for c in received)

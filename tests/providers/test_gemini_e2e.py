@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import json
 
-import openai
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.fakes.gemini_upstream import GeminiUpstream
 from tests.harness import serve_mesh
+from tests.providers.e2e_helpers import (
+    assert_errors_keep_their_meaning,
+    chunks_before_error,
+    finish_reasons,
+    openai_client,
+    stream_text,
+    tool_call_deltas,
+    tool_round_trip,
+)
 
 KEY = "AIza-e2e-secret-0011"
 TOOLS = [{"type": "function", "function": {
@@ -62,7 +70,7 @@ def mesh(upstream, rsa_key):  # type: ignore[no-untyped-def]
 
 @pytest.fixture()
 def client(mesh):  # type: ignore[no-untyped-def]
-    return openai.OpenAI(base_url=mesh.base_url, api_key=mesh.api_key, max_retries=0)
+    return openai_client(mesh)
 
 
 def test_chat(client, upstream) -> None:  # type: ignore[no-untyped-def]
@@ -81,34 +89,27 @@ def test_stream_with_usage(client) -> None:  # type: ignore[no-untyped-def]
     chunks = list(client.chat.completions.create(
         model="chat", messages=[{"role": "user", "content": "stream please"}], stream=True,
         stream_options={"include_usage": True}))
-    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert text == "Hello from gemini-2.5-flash! You said: stream please"
-    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
+    assert stream_text(chunks) == "Hello from gemini-2.5-flash! You said: stream please"
+    assert finish_reasons(chunks) == ["stop"]
     assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
 
 
 def test_tools_round_trip(client, upstream) -> None:  # type: ignore[no-untyped-def]
-    first = client.chat.completions.create(model="chat", messages=[{"role": "user", "content": "weather in Paris?"}],
-                                           tools=TOOLS, tool_choice="required")
-    call = first.choices[0].message.tool_calls[0]
+    first, call, second = tool_round_trip(
+        client, "chat", TOOLS, "weather in Paris?", '{"temp_c": 19}', tool_choice="required")
     assert first.choices[0].finish_reason == "tool_calls"
     assert call.function.name == "get_weather" and json.loads(call.function.arguments) == {"city": "Paris"}
-    declaration = upstream.requests[-1].body["tools"][0]["functionDeclarations"][0]
+    declaration = upstream.requests[-2].body["tools"][0]["functionDeclarations"][0]
     assert "additionalProperties" not in json.dumps(declaration)
-    second = client.chat.completions.create(model="chat", tools=TOOLS, messages=[
-        {"role": "user", "content": "weather in Paris?"},
-        {"role": "assistant", "tool_calls": [call.model_dump()]},
-        {"role": "tool", "tool_call_id": call.id, "content": '{"temp_c": 19}'},
-    ])
     assert second.choices[0].message.content == 'Tool results: get_weather={"temp_c": 19}'
 
 
 def test_streamed_tool_call(client) -> None:  # type: ignore[no-untyped-def]
     chunks = list(client.chat.completions.create(
         model="chat", messages=[{"role": "user", "content": "weather?"}], tools=TOOLS, stream=True))
-    calls = [tc for c in chunks if c.choices for tc in c.choices[0].delta.tool_calls or []]
+    calls = tool_call_deltas(chunks)
     assert calls[0].function.name == "get_weather" and calls[0].id
-    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["tool_calls"]
+    assert finish_reasons(chunks) == ["tool_calls"]
 
 
 def test_vertex_chat_and_stream(client, upstream) -> None:  # type: ignore[no-untyped-def]
@@ -116,7 +117,7 @@ def test_vertex_chat_and_stream(client, upstream) -> None:  # type: ignore[no-un
     assert out.choices[0].message.content == "Hello from gemini-2.5-pro! You said: via vertex"
     chunks = list(client.chat.completions.create(
         model="vertex-chat", messages=[{"role": "user", "content": "via vertex"}], stream=True))
-    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).endswith("via vertex")
+    assert stream_text(chunks).endswith("via vertex")
     vertex_calls = [r for r in upstream.requests if r.path.startswith("/v1/projects/")]
     assert vertex_calls[0].path == ("/v1/projects/e2e-project-1/locations/us-east5/publishers/google/models/"
                                     "gemini-2.5-pro:generateContent")
@@ -133,24 +134,11 @@ def test_embeddings(client) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_errors_keep_their_meaning(client) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(openai.RateLimitError) as limited:
-        client.chat.completions.create(model="limited", messages=[{"role": "user", "content": "x"}])
-    assert limited.value.response.headers["retry-after"] == "7"
-    with pytest.raises(openai.BadRequestError) as too_long:
-        client.chat.completions.create(model="too-long", messages=[{"role": "user", "content": "x"}])
-    assert too_long.value.body["code"] == "context_length_exceeded"
-    with pytest.raises(openai.BadRequestError) as blocked:
-        client.chat.completions.create(model="blocked", messages=[{"role": "user", "content": "x"}])
-    assert blocked.value.body["code"] == "content_policy_violation"
-    for error in (limited, too_long, blocked):
-        assert KEY not in error.value.response.text
+    assert_errors_keep_their_meaning(client, KEY, retry_after="7")
 
 
 def test_cut_stream_is_an_explicit_error(client) -> None:  # type: ignore[no-untyped-def]
     stream = client.chat.completions.create(model="cut", messages=[{"role": "user", "content": "a b c d e f g h"}],
                                             stream=True)
-    received = []
-    with pytest.raises(openai.APIError):
-        for chunk in stream:
-            received.append(chunk)
+    received = chunks_before_error(stream)
     assert any(c.choices and c.choices[0].delta.content for c in received)

@@ -27,6 +27,14 @@ from tests.fakes.openai_upstream import start_fake_openai
 from tests.fakes.sagemaker_upstream import start_fake_sagemaker
 from tests.fakes.snowflake_upstream import FakeCortex
 from tests.harness import serve_mesh
+from tests.providers.e2e_helpers import (
+    fake_aws_credentials,
+    finish_reasons,
+    openai_client,
+    stream_text,
+    streamed_arguments,
+    tool_call_deltas,
+)
 
 KEY = "upstream-secret-matrix-1"
 TOOL = {"id": "call_matrix", "name": "get_weather", "arguments": '{"city":"Paris"}'}
@@ -37,13 +45,6 @@ ANTHROPIC_TOOLS = [{"name": "get_weather", "description": "Weather for a city", 
 # "[tool]" asks the fakes that need it (Anthropic's) to call a tool under tool_choice auto; AI21
 # rejects forced tool choices, so every kind is asked the same way.
 TOOL_PROMPT = "What is the weather in Paris? [tool]"
-AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "AKIDMESHMATRIX",
-    "AWS_SECRET_ACCESS_KEY": "mesh-matrix-secret",
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "AWS_CONFIG_FILE": "/nonexistent/aws-config",
-    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
-}
 
 
 # ------------------------------------------------------- OpenAI-shaped scripted replies
@@ -179,11 +180,7 @@ def test_every_provider_kind_is_in_the_matrix() -> None:
 
 @pytest.fixture(scope="module", autouse=True)
 def aws_env() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_BEARER_TOKEN_BEDROCK", "AWS_DEFAULT_PROFILE"):
-            patch.delenv(name, raising=False)
-        for name, value in AWS_ENV.items():
-            patch.setenv(name, value)
+    with fake_aws_credentials("AKIDMESHMATRIX", "mesh-matrix-secret"):
         yield
 
 
@@ -199,7 +196,7 @@ def mesh(request: pytest.FixtureRequest, aws_env: None) -> Iterator[Any]:
 
 @pytest.fixture()
 def oai(mesh: Any) -> openai.OpenAI:
-    return openai.OpenAI(base_url=mesh.base_url, api_key=mesh.api_key, max_retries=0, timeout=20)
+    return openai_client(mesh, timeout=20)
 
 
 @pytest.fixture()
@@ -221,8 +218,8 @@ def test_openai_chat(oai: openai.OpenAI) -> None:
 def test_openai_stream(oai: openai.OpenAI) -> None:
     chunks = list(oai.chat.completions.create(model="chat", messages=[{"role": "user", "content": "stream me"}],
                                               stream=True, stream_options={"include_usage": True}, max_tokens=64))
-    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
+    assert stream_text(chunks)
+    assert finish_reasons(chunks) == ["stop"]
     assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens > 0
 
 
@@ -233,11 +230,10 @@ def test_openai_tool_call(oai: openai.OpenAI) -> None:
     call = out.choices[0].message.tool_calls[0]
     assert call.function.name == "get_weather" and call.id
     assert isinstance(json.loads(call.function.arguments), dict)
-    streamed = [tc for c in oai.chat.completions.create(
-        model="chat", messages=[{"role": "user", "content": TOOL_PROMPT}], tools=OPENAI_TOOLS, stream=True, max_tokens=64)
-        if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
+    streamed = tool_call_deltas(oai.chat.completions.create(
+        model="chat", messages=[{"role": "user", "content": TOOL_PROMPT}], tools=OPENAI_TOOLS, stream=True, max_tokens=64))
     assert streamed and streamed[0].function.name == "get_weather"
-    assert isinstance(json.loads("".join(d.function.arguments or "" for d in streamed)), dict)
+    assert isinstance(streamed_arguments(streamed), dict)
 
 
 # ------------------------------------------------------- anthropic SDK (/v1/messages)
