@@ -32,6 +32,10 @@ class MeshRuntime:
 
     async def aclose(self) -> None:
         await self.service.providers.aclose()
+        for hook in self.service.hooks:
+            close = getattr(hook, "close", None)
+            if callable(close):
+                close()  # background writers (audit...) finish before the stores close
         self.log_writer.flush()
         self.log_writer.close()
 

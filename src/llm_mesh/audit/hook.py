@@ -232,7 +232,7 @@ class AuditHook(BaseHook):
             decisions["served_from_cache"] = True
         if ctx.classifications:
             decisions["classifications"] = sorted(ctx.classifications)
-        cost = decisions.get("cost_usd") or ctx.extra_headers.get("x-mesh-cost-usd") or "0"
+        cost = getattr(ctx, "cost_usd", None) or decisions.get("cost_usd") or ctx.extra_headers.get("x-mesh-cost-usd") or "0"
         ts = ctx.received_at
         return AuditDraft(
             partition=daily_partition(app, ts) if self.cfg.partition == "daily" else app,
@@ -261,15 +261,20 @@ class AuditHook(BaseHook):
     def flush(self) -> None:
         self.writer.flush()
 
+    def close(self) -> None:
+        self.writer.flush()
+        self.writer.close()
+
 
 def audit_hook(context: Any) -> AuditHook | None:
-    """HOOK_FACTORIES entry (last): None unless ``governance.audit`` is set and the stores have an audit store."""
-    cfg = governance_of(context.config).audit
+    """HOOK_FACTORIES entry (last). The audit trail is on by default whenever the store
+    bundle has an audit store; ``governance.audit.enabled: false`` turns it off."""
+    cfg = governance_of(context.config).audit or AuditConfig()
     store = getattr(context.stores, "audit", None)
-    if cfg is None or not cfg.enabled:
+    if not cfg.enabled:
         return None
     if store is None:
-        logger.warning("governance.audit is set but this store bundle has no audit store; audit is off")
+        logger.warning("this store bundle has no audit store; the audit trail is off")
         return None
     cipher = context.extras.get("audit_cipher")
     if cipher is None and cfg.payloads and cfg.payload_key is not None:

@@ -63,7 +63,7 @@ class SqliteDatabase:
         self._busy_timeout_s = busy_timeout_s
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._closed = False
         conn = self.connection()
         with self.transaction(conn):
@@ -75,8 +75,8 @@ class SqliteDatabase:
 
     def _open(self) -> sqlite3.Connection:
         # isolation_level=None: autocommit; multi-statement writes use transaction().
-        # check_same_thread=False only so close() can close every thread's connection;
-        # each connection is otherwise used by the thread that opened it.
+        # check_same_thread=False only so close() can close connections of threads that
+        # have ended; each connection is otherwise used only by the thread that opened it.
         conn = sqlite3.connect(
             str(self.path),
             timeout=self._busy_timeout_s,
@@ -92,13 +92,18 @@ class SqliteDatabase:
     def connection(self) -> sqlite3.Connection:
         """The calling thread's connection, opened on first use."""
         conn = getattr(self._local, "conn", None)
+        if self._closed:
+            if conn is not None:
+                self._local.conn = None
+                conn.close()  # this thread's own connection: safe to close here
+            raise sqlite3.ProgrammingError(f"SQLite store {self.path} is closed")
         if conn is not None:
             return conn
         with self._lock:
             if self._closed:
                 raise sqlite3.ProgrammingError(f"SQLite store {self.path} is closed")
             conn = self._open()
-            self._connections.append(conn)
+            self._connections.append((threading.current_thread(), conn))
         self._local.conn = conn
         return conn
 
@@ -121,12 +126,18 @@ class SqliteDatabase:
             return False
 
     def close(self) -> None:
+        """Close this thread's connection and those of ended threads. A live thread's
+        connection is closed by that thread on its next use (closing a connection another
+        thread may be using can crash the interpreter)."""
+        current = threading.current_thread()
         with self._lock:
             self._closed = True
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            try:
-                conn.close()
-            except Exception:
-                pass
-        self._local = threading.local()
+            owned, self._connections = self._connections, []
+        for thread, conn in owned:
+            if thread is current or not thread.is_alive():
+                try:
+                    conn.close()
+                except Exception:
+                    pass
+        if getattr(self._local, "conn", None) is not None:
+            self._local.conn = None
