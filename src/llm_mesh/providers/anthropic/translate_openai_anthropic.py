@@ -42,7 +42,7 @@ from llm_mesh.providers.anthropic.capabilities import supports_native_structured
 from llm_mesh.providers.anthropic.options import AnthropicOptions
 from llm_mesh.providers.common.finish_reasons import CLAUDE_STOP_REASONS, lookup_finish_reason
 from llm_mesh.providers.common.images import parse_data_url
-from llm_mesh.providers.common.messages import append_turn
+from llm_mesh.providers.common.messages import append_turn, stop_list
 from llm_mesh.providers.common.tool_calls import parse_tool_arguments
 from llm_mesh.providers.common.usage import make_usage
 from llm_mesh.wire.openai_chat import (
@@ -207,8 +207,7 @@ def chat_request_body(request: ChatCompletionRequest, options: AnthropicOptions,
     if system:
         body["system"] = system
     if request.stop is not None:
-        stops = [request.stop] if isinstance(request.stop, str) else list(request.stop)
-        stops = [s for s in stops if s]
+        stops = [s for s in stop_list(request.stop) if s]
         if stops:
             body["stop_sequences"] = stops
     if request.temperature is not None:

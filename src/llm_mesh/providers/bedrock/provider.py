@@ -20,6 +20,7 @@ from llm_mesh.providers.bedrock import translate_openai_bedrock_converse as wire
 from llm_mesh.providers.bedrock import translate_openai_bedrock_embeddings as emb
 from llm_mesh.providers.bedrock.errors import classify_client_error, map_exception
 from llm_mesh.providers.bedrock.options import BedrockOptions
+from llm_mesh.providers.common.embeddings import embeddings_response
 from llm_mesh.providers.aws_common import boto3_client_and_runner
 from llm_mesh.wire.openai_chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 from llm_mesh.wire.openai_embeddings import EmbeddingsRequest, EmbeddingsResponse
@@ -89,7 +90,7 @@ class BedrockProvider:
                 return emb.titan_result(data[0])
 
             results = await asyncio.gather(*(one(text) for text in texts))
-            return emb.embeddings_response(
+            return embeddings_response(
                 request.model, [vector for vector, _ in results], sum(tokens for _, tokens in results)
             )
         vectors: list[list[float]] = []
@@ -103,7 +104,7 @@ class BedrockProvider:
                 tokens += int(headers.get("x-amzn-bedrock-input-token-count") or 0)
             except ValueError:
                 pass
-        return emb.embeddings_response(request.model, vectors, tokens)
+        return embeddings_response(request.model, vectors, tokens)
 
     async def _invoke(self, model: str, body: bytes) -> tuple[Any, dict[str, str]]:
         def call() -> tuple[bytes, dict[str, str]]:

@@ -35,7 +35,7 @@ from llm_mesh.providers.bedrock.capabilities import BedrockModel, lookup
 from llm_mesh.providers.bedrock.types import STREAM_EXCEPTION_EVENTS
 from llm_mesh.providers.common.finish_reasons import CLAUDE_STOP_REASONS
 from llm_mesh.providers.common.images import parse_data_url
-from llm_mesh.providers.common.messages import append_turn
+from llm_mesh.providers.common.messages import append_turn, stop_list
 from llm_mesh.providers.common.tool_calls import parse_tool_arguments
 from llm_mesh.providers.common.usage import make_usage
 from llm_mesh.wire.openai_chat import (
@@ -170,7 +170,7 @@ def converse_request(request: ChatCompletionRequest, model: BedrockModel | None 
     if request.top_p is not None:
         inference["topP"] = request.top_p
     if request.stop:
-        inference["stopSequences"] = [request.stop] if isinstance(request.stop, str) else list(request.stop)
+        inference["stopSequences"] = stop_list(request.stop)
     if inference:
         kwargs["inferenceConfig"] = inference
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from llm_mesh.errors import InvalidRequest, UpstreamError
 from llm_mesh.providers.bedrock.capabilities import base_model_id
-from llm_mesh.wire.openai_embeddings import Embedding, EmbeddingsRequest, EmbeddingsResponse, EmbeddingsUsage
+from llm_mesh.providers.common.embeddings import embedding_texts
+from llm_mesh.wire.openai_embeddings import EmbeddingsRequest
 
 COHERE_BATCH = 96
 TITAN_V2_DIMENSIONS = (256, 512, 1024)
@@ -32,10 +33,7 @@ def embedding_family(model: str) -> str:
 
 
 def texts_of(request: EmbeddingsRequest) -> list[str]:
-    texts = request.texts()
-    if not texts:
-        raise InvalidRequest("Bedrock embeddings take text input, not token ids", param="input")
-    return texts
+    return embedding_texts(request, "Bedrock embeddings take text input, not token ids", param="input")
 
 
 def titan_body(text: str, *, model: str, dimensions: int | None, normalize: bool) -> bytes:
@@ -72,11 +70,3 @@ def cohere_result(data: Any, expected: int) -> list[list[float]]:
     if not isinstance(vectors, list) or len(vectors) != expected:
         raise UpstreamError("Bedrock returned a malformed Cohere embedding response")
     return [[float(x) for x in vector] for vector in vectors]
-
-
-def embeddings_response(model: str, vectors: list[list[float]], prompt_tokens: int) -> EmbeddingsResponse:
-    return EmbeddingsResponse(
-        data=[Embedding(index=i, embedding=vector) for i, vector in enumerate(vectors)],
-        model=model,
-        usage=EmbeddingsUsage(prompt_tokens=prompt_tokens, total_tokens=prompt_tokens),
-    )

@@ -27,6 +27,8 @@ from typing import Any
 
 from llm_mesh.errors import InvalidRequest, UpstreamError, UpstreamTimeout
 from llm_mesh.providers.cohere import types as c
+from llm_mesh.providers.common.embeddings import embedding_texts, embeddings_response
+from llm_mesh.providers.common.messages import stop_list
 from llm_mesh.providers.common.usage import make_usage
 from llm_mesh.wire.openai_chat import (
     AssistantMessage,
@@ -47,7 +49,7 @@ from llm_mesh.wire.openai_chat import (
     UserMessage,
     message_text,
 )
-from llm_mesh.wire.openai_embeddings import Embedding, EmbeddingsRequest, EmbeddingsResponse, EmbeddingsUsage
+from llm_mesh.wire.openai_embeddings import EmbeddingsRequest, EmbeddingsResponse
 
 _FINISH = {
     "COMPLETE": "stop",
@@ -158,7 +160,7 @@ def chat_request_body(
     if request.output_token_limit is not None:
         body["max_tokens"] = request.output_token_limit
     if request.stop:
-        body["stop_sequences"] = [request.stop] if isinstance(request.stop, str) else list(request.stop)
+        body["stop_sequences"] = stop_list(request.stop)
     if request.temperature is not None:
         body["temperature"] = request.temperature
     if request.top_p is not None:
@@ -302,9 +304,7 @@ class StreamTranslator:
 
 # ---------------------------------------------------------------- embeddings
 def embed_request_body(request: EmbeddingsRequest, input_type: str) -> c.EmbedRequest:
-    texts = request.texts()
-    if not texts:
-        raise InvalidRequest("Cohere embeddings take text input (token-id arrays are not supported)")
+    texts = embedding_texts(request, "Cohere embeddings take text input (token-id arrays are not supported)")
     if len(texts) > 96:
         raise InvalidRequest("Cohere embeds at most 96 texts per request")
     body: c.EmbedRequest = {
@@ -322,8 +322,5 @@ def embed_response(data: Any, model: str) -> EmbeddingsResponse:
         raise UpstreamError("provider returned malformed embeddings")
     billed = ((data.get("meta") or {}).get("billed_units") or {})
     tokens = int(billed.get("input_tokens") or 0)
-    return EmbeddingsResponse(
-        data=[Embedding(index=i, embedding=list(v)) for i, v in enumerate(vectors)],
-        model=model, usage=EmbeddingsUsage(prompt_tokens=tokens, total_tokens=tokens),
-    )
+    return embeddings_response(model, [list(v) for v in vectors], tokens)
 

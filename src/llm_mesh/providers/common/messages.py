@@ -1,4 +1,4 @@
-"""Request shaping shared by translators: closed-schema field picking, system roles, same-role turn merging."""
+"""Request shaping shared by translators: closed-schema field picking, stop lists, system roles, same-role turn merging."""
 
 from __future__ import annotations
 
@@ -8,6 +8,13 @@ from typing import Any
 def pick(body: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
     """Keep only the fields an upstream with a closed request schema accepts."""
     return {key: value for key, value in body.items() if key in allowed}
+
+
+def stop_list(stop: str | list[str] | None) -> list[str]:
+    """OpenAI's ``stop`` (one string or a list of them) as a list; ``[]`` when unset."""
+    if not stop:
+        return []
+    return [stop] if isinstance(stop, str) else list(stop)
 
 
 def system_roles(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

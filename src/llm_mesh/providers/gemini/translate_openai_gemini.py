@@ -29,7 +29,8 @@ from urllib.parse import unquote, urlparse
 
 from llm_mesh.errors import ContentPolicyViolation, InvalidRequest, UpstreamError
 from llm_mesh.providers.common.images import parse_data_url
-from llm_mesh.providers.common.messages import append_turn
+from llm_mesh.providers.common.embeddings import embedding_texts, embeddings_response
+from llm_mesh.providers.common.messages import append_turn, stop_list
 from llm_mesh.providers.common.tool_calls import parse_tool_arguments
 from llm_mesh.providers.common.usage import make_usage
 from llm_mesh.providers.gemini import types as g
@@ -52,7 +53,7 @@ from llm_mesh.wire.openai_chat import (
     UserMessage,
     message_text,
 )
-from llm_mesh.wire.openai_embeddings import Embedding, EmbeddingsRequest, EmbeddingsResponse, EmbeddingsUsage
+from llm_mesh.wire.openai_embeddings import EmbeddingsRequest, EmbeddingsResponse
 
 SIGNATURE_SEPARATOR = "__ts__"
 _SYNTHETIC_ID = re.compile(r"^call_[0-9a-f]{12}_\d+$")
@@ -387,7 +388,7 @@ def _generation_config(request: ChatCompletionRequest) -> g.GenerationConfig:
     if request.output_token_limit is not None:
         config["maxOutputTokens"] = request.output_token_limit
     if request.stop:
-        config["stopSequences"] = [request.stop] if isinstance(request.stop, str) else list(request.stop)
+        config["stopSequences"] = stop_list(request.stop)
     if request.n is not None and request.n > 1:
         config["candidateCount"] = request.n
     if request.seed is not None:
@@ -604,10 +605,7 @@ def batch_embed_response(data: Any, model: str, token_count: int) -> EmbeddingsR
     embeddings = data.get("embeddings") if isinstance(data, dict) else None
     if not isinstance(embeddings, list):
         raise UpstreamError("provider returned malformed embeddings")
-    items = [Embedding(index=i, embedding=list(e.get("values") or [])) for i, e in enumerate(embeddings)]
-    return EmbeddingsResponse(
-        data=items, model=model, usage=EmbeddingsUsage(prompt_tokens=token_count, total_tokens=token_count)
-    )
+    return embeddings_response(model, [list(e.get("values") or []) for e in embeddings], token_count)
 
 
 def vertex_predict_request(request: EmbeddingsRequest, task_type: str | None) -> g.VertexPredictRequest:
@@ -627,17 +625,14 @@ def vertex_predict_response(data: Any, model: str) -> EmbeddingsResponse:
     predictions = data.get("predictions") if isinstance(data, dict) else None
     if not isinstance(predictions, list):
         raise UpstreamError("provider returned malformed embeddings")
-    items: list[Embedding] = []
+    vectors: list[list[float]] = []
     tokens = 0
-    for i, prediction in enumerate(predictions):
+    for prediction in predictions:
         embedding = (prediction or {}).get("embeddings") or {}
-        items.append(Embedding(index=i, embedding=list(embedding.get("values") or [])))
+        vectors.append(list(embedding.get("values") or []))
         tokens += int((embedding.get("statistics") or {}).get("token_count") or 0)
-    return EmbeddingsResponse(data=items, model=model, usage=EmbeddingsUsage(prompt_tokens=tokens, total_tokens=tokens))
+    return embeddings_response(model, vectors, tokens)
 
 
 def _embedding_texts(request: EmbeddingsRequest) -> list[str]:
-    texts = request.texts()
-    if not texts:
-        raise InvalidRequest("Gemini embeddings take text input (token-id arrays are not supported)")
-    return texts
+    return embedding_texts(request, "Gemini embeddings take text input (token-id arrays are not supported)")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llm_mesh.errors import InvalidRequest, UpstreamError
+from llm_mesh.providers.common.messages import stop_list
 from llm_mesh.providers.openai.translate_openai_openai import chat_request_body
 from llm_mesh.tokens import count_text
 from llm_mesh.wire.openai_chat import (
@@ -86,9 +87,7 @@ def render_prompt(request: ChatCompletionRequest, template: str) -> str:
 
 
 def _stops(request: ChatCompletionRequest) -> list[str] | None:
-    if not request.stop:
-        return None
-    return [request.stop] if isinstance(request.stop, str) else list(request.stop)
+    return stop_list(request.stop) or None
 
 
 def _check_common(request: ChatCompletionRequest) -> None:
