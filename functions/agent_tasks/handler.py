@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from llm_mesh.aws.observability import AGENT_TASK, instrument
 
+
+@instrument("llm-mesh-agents", correlation_id_path=AGENT_TASK)  # Logger (correlation: the agent run) + Tracer
 def handler(event: dict, context: Any) -> dict:
     from llm_mesh.agents.lambda_tasks import dispatch
 

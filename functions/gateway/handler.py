@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from llm_mesh.aws.observability import instrument
+
 _handler: Any = None
 
 
+@instrument("llm-mesh")  # Powertools Logger (JSON, API Gateway request id) + Tracer
 def handler(event: dict, context: Any) -> dict:
     global _handler
     if _handler is None:

@@ -8,5 +8,6 @@
 set -euo pipefail
 export PATH="$PATH:$LAMBDA_TASK_ROOT/bin"
 export PYTHONPATH="${PYTHONPATH:-}:/opt/python:$LAMBDA_RUNTIME_DIR"
-exec python -m uvicorn --factory llm_mesh.aws.lambda_entry:build_aws_app \
+# build_streaming_app = lambda_entry.build_aws_app + Powertools JSON logging (llm_mesh.aws.observability).
+exec python -m uvicorn --factory llm_mesh.aws.observability:build_streaming_app \
   --host 127.0.0.1 --port "${PORT:-8080}" --no-access-log --timeout-keep-alive 900

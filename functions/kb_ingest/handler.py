@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
+from llm_mesh.aws.observability import CLOUDFORMATION_CUSTOM_RESOURCE, S3_EVENT, instrument
+
 PREFIX = "kb/"
 _state: dict[str, Any] = {}
 
@@ -78,6 +80,7 @@ async def _apply(records: list[dict[str, Any]]) -> dict[str, Any]:
     return {**report.as_dict(), "deleted_chunks": deleted, "skipped": skipped}
 
 
+@instrument("llm-mesh-kb", correlation_id_path=S3_EVENT)  # Logger (correlation: S3's request id) + Tracer
 def handler(event: dict, context: Any) -> dict:
     return asyncio.run(_apply(event.get("Records") or []))
 
@@ -95,7 +98,12 @@ def _respond(event: dict, context: Any, status: str, reason: str = "") -> None:
         pass
 
 
-def create_index(event: dict, context: Any, transport: Any = None) -> None:
+@instrument("llm-mesh-kb-index", correlation_id_path=CLOUDFORMATION_CUSTOM_RESOURCE)  # Logger + Tracer
+def create_index(event: dict, context: Any) -> None:
+    create_index_with(event, context)
+
+
+def create_index_with(event: dict, context: Any, transport: Any = None) -> None:
     """Create on Create/Update (idempotent); leave the index on Delete (the collection goes with the stack)."""
     try:
         if event["RequestType"] in ("Create", "Update"):

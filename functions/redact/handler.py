@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from llm_mesh.aws.observability import instrument
+
 _handler: Any = None
 
 
@@ -30,6 +32,7 @@ def build_app() -> Any:
     return app
 
 
+@instrument("llm-mesh-redact")  # Powertools Logger (JSON, API Gateway request id) + Tracer
 def handler(event: dict, context: Any) -> dict:
     global _handler
     if _handler is None:

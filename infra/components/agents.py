@@ -19,7 +19,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.components.functions import ARCHITECTURE, LOG_RETENTION, RUNTIME, secret_arns
+from infra.components.functions import (ARCHITECTURE, LOG_RETENTION, RUNTIME, TRACING, acknowledge_tracing,
+                                        observability_env, secret_arns)
 from llm_mesh.agents.machine import FUNCTION_ARN_VARIABLE, definition_json
 from llm_mesh.config import ConfigError
 
@@ -53,9 +54,10 @@ class AgentOrchestration(Construct):
             handler="handler.handler", layers=[gateway.shared_layer], memory_size=1024,
             timeout=Duration.seconds(TASK_TIMEOUT_S),
             environment={**stack.tables.environment(), "MESH_HOME": "aws", "MESH_CONFIG": "/var/task/mesh.yaml",
-                         "POWERTOOLS_SERVICE_NAME": "llm-mesh-agents"},
-            role=role, log_group=log_group,
+                         **observability_env("llm-mesh-agents")},
+            role=role, log_group=log_group, tracing=TRACING,
         )
+        acknowledge_tracing(self.task_function)
         longest = max((a.timeout for a in config.agents.definitions.values()), default=300)
         machine_logs = logs.LogGroup(self, "MachineLogs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY)
         self.state_machine = sfn.StateMachine(

@@ -5,7 +5,11 @@ budget); month-to-date spend and a forecast to the end of a 30-day month by metr
 math (running sum of daily spend plus the average daily spend times the days left
 in the range). SRE: latency p50/p99 and time to first token per provider, error and
 fallback rates per provider, cache hit rate. Alarms: each budget's alert
-thresholds, and each provider's error rate. The metric names and dimension sets are
+thresholds, and each provider's error rate, all notifying one SNS topic (``alarm_topic``,
+KMS-encrypted with a rotating customer key CloudWatch may use, TLS-only topic policy;
+its ARN is the stack output ``AlarmTopicArn``; subscribe on-call to it). The governance
+alerts topic (``governance.alerts.sns_topic_arn``) is the policy engine's and is left
+alone. The metric names and dimension sets are
 the ones the EMF sink writes; apps, models, providers and budgets come from the
 validated mesh.yaml, so every widget names real series (no SEARCH, bounded cost).
 """
@@ -14,8 +18,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from llm_mesh.aws.metrics import NAMESPACE, SERVICE
@@ -117,6 +125,27 @@ class MeshDashboards(Construct):
             cw.GraphWidget(title="Fallback rate per provider (%)", left=fallback_rates, width=8, height=6),
             cw.GraphWidget(title="Cache hit rate (%)", left=[cache_rate], width=8, height=6),
         )
+
+        self.alarm_topic = self._alarm_topic() if self.alarms else None
+
+    def _alarm_topic(self) -> sns.Topic:
+        """The alarms' SNS topic, encrypted with a key CloudWatch may use (it cannot use aws/sns)."""
+        key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True, removal_policy=RemovalPolicy.DESTROY,
+                      description="LLM mesh: encrypts the alarm notifications topic")
+        key.add_to_resource_policy(iam.PolicyStatement(
+            sid="CloudWatchAlarmsPublish", principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=["*"]))  # "*" in a key policy = this key
+        topic = sns.Topic(self, "AlarmTopic", display_name="LLM mesh alarms", master_key=key, enforce_ssl=True)
+        topic.add_to_resource_policy(iam.PolicyStatement(
+            sid="CloudWatchAlarmsPublish", principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["sns:Publish"], resources=[topic.topic_arn],
+            conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}))
+        action = cw_actions.SnsAction(topic)
+        for alarm in self.alarms:
+            alarm.add_alarm_action(action)
+        CfnOutput(Stack.of(self), "AlarmTopicArn", value=topic.topic_arn,
+                  description="SNS topic notified by the budget and error-rate alarms (subscribe on-call here)")
+        return topic
 
     def _metric(self, name: str, dimensions: dict[str, str], statistic: str, period: Duration, label: str | None) -> cw.Metric:
         return cw.Metric(namespace=self.namespace, metric_name=name, dimensions_map={"service": self.service, **dimensions},

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from aws_cdk import ArnFormat, Aws, Duration, RemovalPolicy, Stack
+from aws_cdk import Acknowledgment, ArnFormat, Aws, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.components.tables import MeshTables
+from llm_mesh.aws.metrics import NAMESPACE as METRICS_NAMESPACE
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12  # the layer's wheels are built for cp312 (layers/build.py)
 ARCHITECTURE = lambda_.Architecture.X86_64  # matches the layer's manylinux2014_x86_64 wheels
@@ -23,6 +24,29 @@ LWA_ACCOUNT = "753240598075"
 LWA_LAYER_NAME = "LambdaAdapterLayerX86"
 LWA_DEFAULT_VERSION = 27
 LWA_PORT = "8080"
+
+# Observability (llm_mesh.aws.observability): every function is traced by X-Ray and logs JSON
+# through Powertools; the metrics namespace is the EMF sink's.
+TRACING = lambda_.Tracing.ACTIVE
+LOG_LEVEL = "INFO"
+XRAY_REASON = ("Active X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no "
+               "resource-level permissions, so '*' is the only resource they accept (CDK adds exactly these two).")
+
+
+def observability_env(service: str) -> dict[str, str]:
+    """Powertools settings for one function (its service name in logs and traces)."""
+    return {
+        "POWERTOOLS_SERVICE_NAME": service,
+        "POWERTOOLS_LOG_LEVEL": LOG_LEVEL,
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        # Work on background threads (the agent tasks' event loop) has no X-Ray segment: skip, don't log.
+        "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+    }
+
+
+def acknowledge_tracing(function: lambda_.Function) -> None:
+    """cdk-nag IAM5 for the X-Ray statement that ``tracing=ACTIVE`` adds to the function's role."""
+    Validations.of(function.role).acknowledge(Acknowledgment(id="AwsSolutions-IAM5[Resource::*]", reason=XRAY_REASON))
 
 
 def lwa_layer_arn(version: int) -> str:
@@ -81,7 +105,7 @@ class GatewayFunctions(Construct):
             **tables.environment(),
             "MESH_HOME": "aws",
             "MESH_CONFIG": "/var/task/mesh.yaml",
-            "POWERTOOLS_SERVICE_NAME": "llm-mesh",
+            **observability_env("llm-mesh"),
         }
         secrets = secret_arns(stack, secret_names)
 
@@ -143,7 +167,7 @@ class GatewayFunctions(Construct):
             role.add_to_policy(
                 iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=secrets)
             )
-        return lambda_.Function(
+        function = lambda_.Function(
             self,
             name,
             description=description,
@@ -157,4 +181,7 @@ class GatewayFunctions(Construct):
             environment=environment,
             role=role,
             log_group=log_group,
+            tracing=TRACING,
         )
+        acknowledge_tracing(function)
+        return function

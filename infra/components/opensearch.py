@@ -29,7 +29,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from constructs import Construct
 
-from infra.components.functions import ARCHITECTURE, LOG_RETENTION, RUNTIME, secret_arns
+from infra.components.functions import (ARCHITECTURE, LOG_RETENTION, RUNTIME, TRACING, acknowledge_tracing,
+                                        observability_env, secret_arns)
 from llm_mesh.config import ConfigError
 from llm_mesh.kb.stores.opensearch import ENDPOINT_ENV
 
@@ -83,13 +84,13 @@ class KnowledgeBaseInfra(Construct):
         self.ingest_function = self._function("Ingest", "handler.handler", code, gateway.shared_layer,
                                               "LLM mesh knowledge-base ingestion (S3 uploads)", Duration.minutes(15), 2048,
                                               {**stack.tables.environment(), ENDPOINT_ENV: endpoint, "MESH_HOME": "aws",
-                                               "MESH_CONFIG": "/var/task/mesh.yaml", "POWERTOOLS_SERVICE_NAME": "llm-mesh-kb"})
+                                               "MESH_CONFIG": "/var/task/mesh.yaml", **observability_env("llm-mesh-kb")})
         stack.tables.grant_data(self.ingest_function.role)
         if secrets:
             self.ingest_function.add_to_role_policy(iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=secrets))
         self.index_function = self._function("IndexCreator", "handler.create_index", code, gateway.shared_layer,
                                              "LLM mesh: creates the knowledge-base vector indexes at deploy time",
-                                             Duration.minutes(2), 512, {})
+                                             Duration.minutes(2), 512, observability_env("llm-mesh-kb-index"))
 
         readers = [gateway.buffered.role, gateway.streaming.role]
         writers = [self.ingest_function.role, self.index_function.role]
@@ -138,9 +139,11 @@ class KnowledgeBaseInfra(Construct):
         log_group = logs.LogGroup(self, f"{name}Logs", retention=LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY)
         role = iam.Role(self, f"{name}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description)
         log_group.grant_write(role)
-        return lambda_.Function(self, name, description=description, runtime=RUNTIME, architecture=ARCHITECTURE, code=code,
-                                handler=handler, layers=[layer], memory_size=memory, timeout=timeout,
-                                environment=environment, role=role, log_group=log_group)
+        function = lambda_.Function(self, name, description=description, runtime=RUNTIME, architecture=ARCHITECTURE, code=code,
+                                    handler=handler, layers=[layer], memory_size=memory, timeout=timeout,
+                                    environment=environment, role=role, log_group=log_group, tracing=TRACING)
+        acknowledge_tracing(function)
+        return function
 
     def _acknowledge(self) -> None:
         for function in (self.ingest_function, self.index_function):

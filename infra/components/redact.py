@@ -56,7 +56,7 @@ class RedactFunction(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        from infra.components.functions import secret_arns
+        from infra.components.functions import observability_env, secret_arns
 
         self.function: lambda_.Function = functions._function(
             "Redact",
@@ -66,7 +66,7 @@ class RedactFunction(Construct):
             layers=[functions.shared_layer],
             timeout=Duration.seconds(29),
             environment={**tables.environment(), "MESH_HOME": "aws", "MESH_CONFIG": "/var/task/mesh.yaml",
-                         "POWERTOOLS_SERVICE_NAME": "llm-mesh-redact"},
+                         **observability_env("llm-mesh-redact")},
             tables=tables,
             secrets=secret_arns(stack, secrets),
         )
