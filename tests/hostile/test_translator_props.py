@@ -183,12 +183,7 @@ def test_chat_translators_on_hostile_requests(name):
     run()
 
 
-TEI_TOKENS = ("a client's token-id input to a TEI route raises ValueError in tei_embed_body, which the "
-              "huggingface provider does not catch: a 500 from bad client input instead of a 400")
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=TEI_TOKENS)) if n == "tei" else n
-                                  for n in sorted(EMBED_TRANSLATORS)])
+@pytest.mark.parametrize("name", sorted(EMBED_TRANSLATORS))
 def test_embeddings_translators_on_hostile_requests(name):
     translate = EMBED_TRANSLATORS[name]
 
@@ -211,7 +206,8 @@ DOCUMENTED: dict[str, tuple[type[Exception], ...]] = {
     "openai": (ValidationError,), "openai-chunk": (ValidationError,), "openai-embed": (ValidationError,),
 }
 
-# Found by the properties below; each entry is reproduced exactly by test_known_translator_crashes.
+# Found by the properties below (they crashed with a 500 before response translators were guarded);
+# test_former_translator_crashes keeps each one a clean UpstreamError (502).
 KNOWN_CRASHES: dict[str, tuple[Callable[[Any], Any], Any, str]] = {
     "gemini": (RESPONSE_TRANSLATORS["gemini"], {"candidates": [None]}, "AttributeError on a null candidate"),
     "gemini-embed": (RESPONSE_TRANSLATORS["gemini-embed"], {"embeddings": [None]}, "AttributeError on a null embedding"),
@@ -224,14 +220,7 @@ KNOWN_CRASHES: dict[str, tuple[Callable[[Any], Any], Any, str]] = {
 }
 
 
-def _response_case(name: str) -> Any:
-    if name in KNOWN_CRASHES or name == "vertex-embed":
-        reason = KNOWN_CRASHES[name][2] if name in KNOWN_CRASHES else "AttributeError on hostile predictions"
-        return pytest.param(name, marks=pytest.mark.xfail(reason=f"known bug: {reason} (500 instead of 502)"))
-    return name
-
-
-@pytest.mark.parametrize("name", [_response_case(n) for n in sorted(RESPONSE_TRANSLATORS)])
+@pytest.mark.parametrize("name", sorted(RESPONSE_TRANSLATORS))
 def test_response_translators_on_hostile_upstream_data(name):
     translate = RESPONSE_TRANSLATORS[name]
 
@@ -243,17 +232,19 @@ def test_response_translators_on_hostile_upstream_data(name):
     run()
 
 
-@pytest.mark.xfail(strict=True, reason=TEI_TOKENS)
-def test_known_tei_token_input_crash():
+def test_tei_token_input_is_a_client_error():
     request = validate(EmbeddingsRequest, {"model": "m", "input": [1, 2, 3]})
-    _run(lambda: EMBED_TRANSLATORS["tei"](request), {"input": [1, 2, 3]})
+    with pytest.raises(MeshError) as caught:
+        EMBED_TRANSLATORS["tei"](request)
+    assert caught.value.status == 400 and caught.value.param == "input"
 
 
 @pytest.mark.parametrize("name", sorted(KNOWN_CRASHES))
-@pytest.mark.xfail(strict=True, reason="known translator crash on a hostile upstream answer: the client gets a 500")
-def test_known_translator_crashes(name):
+def test_former_translator_crashes(name):
     translate, data, _ = KNOWN_CRASHES[name]
-    _run(lambda: translate(data), data)
+    with pytest.raises(MeshError) as caught:
+        translate(data)
+    assert caught.value.status == 502
 
 
 ANTHROPIC_BODY = st.one_of(

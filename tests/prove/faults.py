@@ -38,9 +38,6 @@ class Fault:
         return f"{self.name} -> {self.outcome}"
 
 
-RESET = ("httpx_aiohttp maps aiohttp.ClientConnectionError (ServerDisconnected, connection reset) to "
-         "httpx.ConnectTimeout, so a reset surfaces as 504 upstream_timeout instead of 503 upstream_unavailable")
-
 FAULTS: tuple[Fault, ...] = (
     Fault("upstream 500", "gpt-4o;status=500", False, 502, "bad_gateway"),
     Fault("upstream 502", "gpt-4o;status=502", False, 502, "bad_gateway"),
@@ -52,9 +49,8 @@ FAULTS: tuple[Fault, ...] = (
           route_extra={"timeout": 0.3}),
     Fault("upstream timeout streamed", "gpt-4o;latency_ms=3000", True, 504, "upstream_timeout",
           route_extra={"timeout": 0.3}),
-    Fault("connection reset", "gpt-4o;reset_connection", False, 503, "upstream_unavailable", known_issue=RESET),
-    Fault("connection reset streamed", "gpt-4o;reset_connection", True, 503, "upstream_unavailable",
-          known_issue=RESET),
+    Fault("connection reset", "gpt-4o;reset_connection", False, 503, "upstream_unavailable"),
+    Fault("connection reset streamed", "gpt-4o;reset_connection", True, 503, "upstream_unavailable"),
     Fault("malformed upstream JSON", "gpt-4o;malformed_json", False, 502, "bad_gateway"),
     Fault("malformed upstream JSON streamed", "gpt-4o;malformed_json", True, 502, None),
     Fault("slow stream (40 ms between chunks)", "gpt-4o;chunk_delay_ms=40", True, 200, stream_outcome="done"),

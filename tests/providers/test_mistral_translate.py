@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from llm_mesh.errors import UpstreamError
+
 from llm_mesh.errors import InvalidRequest
 from llm_mesh.providers.ai21 import translate_openai_ai21 as ai21
 from llm_mesh.providers.databricks import translate_openai_databricks as databricks
@@ -80,7 +82,7 @@ def test_tei_translation():
     assert tei.tei_embed_body(request, normalize=False) == {"inputs": ["hello"], "normalize": False, "truncate": False}
     result = tei.tei_embed_response([[1, 2, 3]], request)
     assert result.data[0].embedding == [1.0, 2.0] and result.model == "bge"
-    with pytest.raises(ValueError):
+    with pytest.raises(UpstreamError):  # an answer the mesh cannot read is the upstream's fault: 502
         tei.tei_embed_response({"error": "x"}, request)
     assert is_context_overflow("Input validation error: `inputs` must have less than 512 tokens. Given: 600")
     assert not is_context_overflow("`temperature` must be strictly positive")

@@ -166,6 +166,11 @@ class MeshService:
                     if not _retryable(error):
                         raise
                     last_error = error
+                except Exception:
+                    # A provider adapter failed on something the upstream sent: a gateway fault
+                    # (502, may fail over), never a 500; logged for the adapter's owner.
+                    logger.exception("provider %s failed unexpectedly", attempt.provider)
+                    last_error = UpstreamError(f"provider {attempt.provider} returned a response the mesh could not read")
                 else:
                     elapsed = time.perf_counter() - started
                     ctx.upstream_seconds += elapsed
@@ -275,6 +280,13 @@ class MeshService:
             except MeshError as error:
                 ctx.upstream_seconds += time.perf_counter() - started
                 raise self.providers.scrubber.clean(error)
+            except (asyncio.CancelledError, GeneratorExit):
+                ctx.upstream_seconds += time.perf_counter() - started
+                raise
+            except Exception:
+                ctx.upstream_seconds += time.perf_counter() - started
+                logger.exception("provider %s stream failed unexpectedly", ctx.provider)
+                raise UpstreamError(f"provider {ctx.provider} sent a stream the mesh could not read") from None
             except BaseException:
                 ctx.upstream_seconds += time.perf_counter() - started
                 raise

@@ -29,7 +29,13 @@ async def read_json(request: Request, limit: int) -> Any:
     if not body:
         raise InvalidRequest("the request body is empty; send a JSON object")
     try:
-        return json.loads(body)
+        data = json.loads(body)
+        if b"\\ud" in body or b"\\uD" in body:
+            # JSON may escape lone UTF-16 surrogates that no UTF-8 answer can carry.
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        return data
+    except UnicodeEncodeError:
+        raise InvalidRequest("the request body contains an unpaired UTF-16 surrogate escape") from None
     except UnicodeDecodeError:
         raise InvalidRequest("the request body is not valid UTF-8") from None
     except RecursionError:

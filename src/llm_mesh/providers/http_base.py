@@ -121,7 +121,22 @@ def status_error(provider: str, response: httpx.Response, body: Any, classify: E
     return UpstreamError(f"provider {provider} failed with status {status}{suffix}")
 
 
+def _dropped_connection(exc: Exception) -> bool:
+    """The aiohttp transport reports a dropped or reset connection as httpx.ConnectTimeout;
+    its cause says what really happened."""
+    cause = exc.__cause__
+    if cause is None or AiohttpTransport is None:
+        return False
+    import aiohttp
+
+    return isinstance(cause, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, ConnectionError)) or (
+        isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, aiohttp.ServerTimeoutError)
+    )
+
+
 def transport_error(provider: str, exc: Exception) -> MeshError:
+    if isinstance(exc, httpx.TimeoutException) and _dropped_connection(exc):
+        return UpstreamUnavailable(f"provider {provider} dropped the connection")
     if isinstance(exc, httpx.TimeoutException):
         return UpstreamTimeout(f"provider {provider} did not answer in time")
     if isinstance(exc, (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):

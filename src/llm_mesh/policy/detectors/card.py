@@ -10,6 +10,10 @@ from llm_mesh.policy.findings import CREDIT_CARD, Finding
 
 # Maximal runs of digit groups joined by one space or dash (no lookarounds, so linear).
 _RUN = re.compile(r"\d+(?:[ \-]\d+)*", re.ASCII)
+# Card numbers are written in groups of 3+ digits (4-4-4-4, 4-6-5), only the last group may be
+# shorter (4-4-4-1); runs of short groups ("1 2 3 ...") are never cards, and skipping them keeps
+# digit-dense text linear and fast.
+_MIN_GROUP = 3
 
 
 def card_brand(digits: str) -> str | None:
@@ -79,9 +83,14 @@ class CardDetector:
             last = len(groups) - 1
             i = 0 if left_ok else 1
             while i < len(groups):
+                if len(groups[i][1]) < _MIN_GROUP:
+                    i += 1
+                    continue
                 digits = ""
                 found = None
                 for j in range(i, len(groups)):
+                    if j > i and len(groups[j - 1][1]) < _MIN_GROUP:
+                        break  # a short group may only end a number (4-4-4-1 for 13 digits)
                     digits += groups[j][1]
                     if len(digits) > 19:
                         break

@@ -37,6 +37,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from llm_mesh.providers.common.malformed import reads_upstream
 from llm_mesh.errors import InvalidRequest, UpstreamError
 from llm_mesh.providers.anthropic.capabilities import supports_native_structured_output
 from llm_mesh.providers.anthropic.options import AnthropicOptions
@@ -268,6 +269,7 @@ def finish_reason(stop_reason: Any) -> str | None:
     return lookup_finish_reason(stop_reason, FINISH_REASONS)
 
 
+@reads_upstream("anthropic")
 def chat_response(data: Any, json_tool: str | None = None) -> ChatCompletion:
     try:
         blocks = data["content"]

@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from llm_mesh.providers.common.malformed import reads_upstream
 from llm_mesh.errors import InvalidRequest, UpstreamError
 from llm_mesh.providers.bedrock.capabilities import BedrockModel, lookup
 from llm_mesh.providers.bedrock.types import STREAM_EXCEPTION_EVENTS
@@ -227,6 +228,7 @@ def finish_reason(stop_reason: Any, has_tool_calls: bool) -> str:
     return reason
 
 
+@reads_upstream("bedrock")
 def converse_response(data: Any, *, model: str, response_id: str, created: int | None = None) -> ChatCompletion:
     if not isinstance(data, dict):
         raise UpstreamError("Bedrock returned a malformed Converse response")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from llm_mesh.providers.common.malformed import reads_upstream
 from llm_mesh.errors import InvalidRequest, UpstreamError
 from llm_mesh.providers.bedrock.capabilities import base_model_id
 from llm_mesh.providers.common.embeddings import embedding_texts
@@ -49,6 +50,7 @@ def titan_body(text: str, *, model: str, dimensions: int | None, normalize: bool
     return json.dumps(body).encode()
 
 
+@reads_upstream("bedrock")
 def titan_result(data: Any) -> tuple[list[float], int]:
     if not isinstance(data, dict) or not isinstance(data.get("embedding"), list):
         raise UpstreamError("Bedrock returned a malformed Titan embedding")
@@ -63,6 +65,7 @@ def cohere_body(texts: list[str], *, input_type: str) -> bytes:
     return json.dumps({"texts": texts, "input_type": input_type}).encode()
 
 
+@reads_upstream("bedrock")
 def cohere_result(data: Any, expected: int) -> list[list[float]]:
     vectors = data.get("embeddings") if isinstance(data, dict) else None
     if isinstance(vectors, dict):  # embedding_types requested: {"float": [[...]]}

@@ -25,6 +25,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from llm_mesh.providers.common.malformed import reads_upstream
 from llm_mesh.errors import InvalidRequest, UpstreamError, UpstreamTimeout
 from llm_mesh.providers.cohere import types as c
 from llm_mesh.providers.common.embeddings import embedding_texts, embeddings_response
@@ -200,6 +201,7 @@ def _text(content: Any) -> str:
     )
 
 
+@reads_upstream("cohere")
 def chat_response(data: Any, model: str) -> ChatCompletion:
     if not isinstance(data, dict) or not isinstance(data.get("message"), dict):
         raise UpstreamError("provider returned a malformed chat response")
@@ -315,6 +317,7 @@ def embed_request_body(request: EmbeddingsRequest, input_type: str) -> c.EmbedRe
     return body
 
 
+@reads_upstream("cohere")
 def embed_response(data: Any, model: str) -> EmbeddingsResponse:
     embeddings = (data.get("embeddings") or {}) if isinstance(data, dict) else {}
     vectors = embeddings.get("float") if isinstance(embeddings, dict) else None

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from llm_mesh.providers.common.malformed import reads_upstream
 from llm_mesh.errors import ContentPolicyViolation, InvalidRequest, UpstreamError
 from llm_mesh.providers.common.images import parse_data_url
 from llm_mesh.providers.common.embeddings import embedding_texts, embeddings_response
@@ -470,6 +471,7 @@ def _tool_call_from_part(part: dict[str, Any], tag: str, n: int) -> ToolCall:
     )
 
 
+@reads_upstream("gemini")
 def chat_response(data: Any, model: str) -> ChatCompletion:
     if not isinstance(data, dict):
         raise UpstreamError("provider returned a malformed generateContent response")
@@ -601,6 +603,7 @@ def batch_embed_request(request: EmbeddingsRequest, model: str, task_type: str |
     return {"requests": requests}
 
 
+@reads_upstream("gemini")
 def batch_embed_response(data: Any, model: str, token_count: int) -> EmbeddingsResponse:
     embeddings = data.get("embeddings") if isinstance(data, dict) else None
     if not isinstance(embeddings, list):
@@ -621,6 +624,7 @@ def vertex_predict_request(request: EmbeddingsRequest, task_type: str | None) ->
     return body
 
 
+@reads_upstream("gemini")
 def vertex_predict_response(data: Any, model: str) -> EmbeddingsResponse:
     predictions = data.get("predictions") if isinstance(data, dict) else None
     if not isinstance(predictions, list):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from llm_mesh.errors import InvalidRequest
+from llm_mesh.providers.common.malformed import reads_upstream
 from llm_mesh.providers.huggingface.types import TEIEmbedRequest
 from llm_mesh.wire.openai_embeddings import Embedding, EmbeddingsRequest, EmbeddingsResponse, EmbeddingsUsage
 
@@ -16,10 +18,11 @@ from llm_mesh.wire.openai_embeddings import Embedding, EmbeddingsRequest, Embedd
 def tei_embed_body(request: EmbeddingsRequest, *, normalize: bool) -> TEIEmbedRequest:
     texts = request.texts()
     if not texts:
-        raise ValueError("TEI /embed takes text inputs")
+        raise InvalidRequest("this model's embeddings take text inputs, not token ids", param="input")
     return {"inputs": texts, "normalize": normalize, "truncate": False}
 
 
+@reads_upstream("huggingface")
 def tei_embed_response(data: Any, request: EmbeddingsRequest) -> EmbeddingsResponse:
     if not isinstance(data, list) or not all(isinstance(v, list) for v in data):
         raise ValueError("TEI /embed answers an array of vectors")
