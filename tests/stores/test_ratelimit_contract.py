@@ -10,7 +10,7 @@ import pytest
 from llm_mesh.stores.sqlite.ratelimit import SqliteRateLimitStore
 from tests.cost.stores import store_factory
 
-EXP = time.time() + 120
+EXP = time.time() + 86_400  # far enough ahead that a long test session never reaches it (expired windows are swept)
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])
