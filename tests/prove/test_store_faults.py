@@ -3,7 +3,7 @@
 - /health answers 503 with the store reported unreachable (never a 500, never a hang);
 - a request log that cannot be written never fails the request it describes (it is logged, without
   secrets), streamed or not;
-- budgets fail closed when they cannot be checked (once budgets exist in this build).
+- budgets fail closed when they cannot be checked (503), unless the budget says fail_open.
 
 The DynamoDB stores run with the inline log writer (as on Lambda), against a boto3 client that raises
 ProvisionedThroughputExceededException on every call, or against a closed loopback port.
@@ -139,8 +139,27 @@ def test_request_log_failure_never_fails_the_request(tmp_path: Path, aws_env, ca
         assert dynamo_client.calls >= 1
 
 
-def test_budgets_fail_closed_when_the_store_cannot_be_checked():
-    if "budgets" not in MeshConfig.model_fields and "costs" not in MeshConfig.model_fields:
-        pytest.skip("budgets are not in this build's MeshConfig yet (issue 5)")
-    pytest.skip("not written yet: budgets (costs.budgets) landed while this suite was built; a throttled budget "
-                "store must give 429/503 unless fail_open")
+@pytest.mark.parametrize("fail_open", [False, True], ids=["fail-closed", "fail-open"])
+def test_budgets_fail_closed_when_the_store_cannot_be_checked(tmp_path: Path, aws_env, fail_open):
+    """A hard budget whose DynamoDB store is throttled refuses the request (503) rather than
+    letting unmetered spend through, unless the budget says fail_open."""
+    from llm_mesh.stores.dynamodb.budgets import DynamoBudgetStore
+
+    sqlite = open_sqlite_stores(tmp_path / "mesh.db")
+    key, _ = new_key("test", sqlite.keys)
+    stores = MixedStores(sqlite, sqlite.request_log)
+    stores.budgets = DynamoBudgetStore(ThrottlingClient(), "mesh-budgets")  # type: ignore[attr-defined]
+    stores.ledger = getattr(sqlite, "ledger", None)  # type: ignore[attr-defined]
+    config = parse_config({**CONFIG, "costs": {"budgets": [
+        {"name": "daily", "scope": "app", "match": "test", "period": "day", "limit_usd": "10", "mode": "hard",
+         "fail_open": fail_open}]}}, "<budget faults>")
+    runtime = build_runtime(config, stores, EnvSecretResolver({}), ApiKeyAuthenticator(config, stores.keys),
+                            home="local", background_log=False)
+    with TestClient(create_app(runtime), raise_server_exceptions=False) as client:
+        response = client.post("/v1/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {key}"})
+    if fail_open:
+        assert response.status_code == 200, response.text
+    else:
+        assert response.status_code == 503, response.text
+        error = response.json()["error"]
+        assert set(error) == {"message", "type", "param", "code"} and "budget" in error["message"].lower()
