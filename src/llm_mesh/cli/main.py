@@ -98,6 +98,7 @@ def serve(config_file: str | None, data_dir: str, host: str, port: int, log_leve
         f"  curl -s {base}/v1/chat/completions -H 'Authorization: Bearer {key_hint}' "
         f"-H 'Content-Type: application/json' -d '{{\"model\": \"{route}\", \"messages\": [{{\"role\": \"user\", \"content\": \"Hello\"}}]}}'"
     )
+    click.echo("  # with the openai SDK (pip install openai):")
     click.echo(
         f"  python -c \"import openai; c = openai.OpenAI(base_url='{base}/v1', api_key='{key_hint}'); "
         f"print(c.chat.completions.create(model='{route}', messages=[{{'role': 'user', 'content': 'Hello'}}]).choices[0].message.content)\""
