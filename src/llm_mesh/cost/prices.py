@@ -20,6 +20,7 @@ ledgers and budgets add those integers, so aggregates equal sums exactly.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import fnmatch
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -217,15 +218,15 @@ class PriceTable:
         return None if prices is None else prices.input + prices.output
 
 
-_DEFAULT: PriceTable | None = None
+@functools.lru_cache(maxsize=1)
+def shipped_prices() -> PriceTable:
+    """The price table shipped with the mesh (read once; it never changes at run time)."""
+    return PriceTable()
 
 
 def cost_of(usage: Metered, provider_kind: str, model: str, at: float | dt.date | dt.datetime | None = None) -> CostBreakdown:
     """Cost of a call at the shipped prices in force on ``at``'s UTC date."""
-    global _DEFAULT
-    if _DEFAULT is None:
-        _DEFAULT = PriceTable()
-    return _DEFAULT.cost(usage, provider_kind, provider_kind, model, at)
+    return shipped_prices().cost(usage, provider_kind, provider_kind, model, at)
 
 
 def planner_price_lookup(config: Any) -> Any:
