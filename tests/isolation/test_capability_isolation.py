@@ -143,9 +143,6 @@ def test_sdk_sees_a_permission_error_for_another_apps_prompt(mesh):
     assert "Zephyrine" not in str(caught.value.body)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "prompt templates are rendered before the route is authorised: an app that may not use the prompt's route "
-    "gets 400 missing_variable naming the template's variables ('desk') instead of 403"))
 def test_a_denied_prompt_does_not_reveal_its_variables(mesh):
     with client(mesh, "iso-b") as b:
         denied = b.post("/v1/chat/completions", json={"model": "prompt:a-secret", "messages": [{"role": "user", "content": "hi"}]})
@@ -153,9 +150,6 @@ def test_a_denied_prompt_does_not_reveal_its_variables(mesh):
         assert leaked(denied, A_SECRETS) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the prompt hook sets its response headers before the route is authorised: the 403 to an app that may not "
-    "use the prompt carries x-mesh-prompt (name@version) and x-mesh-experiment (experiment/variant, e.g. a-tone/x)"))
 def test_a_denied_prompt_carries_no_prompt_or_experiment_headers(mesh):
     with client(mesh, "iso-b") as b:
         denied = prompt_chat(b, "a-secret")
@@ -336,10 +330,6 @@ def test_an_app_cannot_send_feedback_on_another_apps_request(mesh):
         assert a.post("/v1/mesh/feedback", json={"request_id": request_id, "score": 1}).status_code == 200
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a prompt request refused with 403 (route not allowed) is still recorded as an outcome of the prompt's "
-    "experiment under the caller's app, so the refused app can then POST /v1/mesh/feedback on it and its score "
-    "counts in the other app's experiment report"))
 def test_a_refused_app_cannot_vote_in_another_apps_experiment(mesh):
     with client(mesh, "iso-b") as b, client(mesh, "test") as admin:
         before = admin.get("/v1/mesh/experiments/a-tone").json()

@@ -14,7 +14,7 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from llm_mesh.errors import InvalidRequest
+from llm_mesh.errors import InvalidRequest, PermissionDenied
 from llm_mesh.gateway.context import RequestContext
 from llm_mesh.gateway.hooks import BaseHook, Outcome as HookOutcome
 from llm_mesh.prompts.catalogue import PromptCatalogue
@@ -59,11 +59,15 @@ class PromptHook(BaseHook):
             return request
         reference = request.model[len(PREFIX):]
         version, label = self.catalogue.resolve(reference)
+        # Authorise before anything about the prompt (variables, versions, experiments) can show
+        # in an answer, a header or an experiment's outcomes.
+        self._authorise(ctx, version.name, version.spec.route)
         experiment = self.experiments.running_for(version.name, label)
         variant = ""
         if experiment is not None:
             variant = assign(experiment, request_user(ctx, request), self.experiments.configs[experiment])
             version = self.catalogue.get(version.name, self.experiments.configs[experiment].variants[variant].version)
+            self._authorise(ctx, version.name, version.spec.route)
         extra = request.model_extra or {}
         variables = extra.get("variables")
         if variables is not None and not isinstance(variables, dict):
@@ -86,6 +90,11 @@ class PromptHook(BaseHook):
         ctx.tags.setdefault("prompt", f"{version.name}@v{version.version}")
         ctx.decisions["_prompt_user"] = request_user(ctx, request)
         return rewritten
+
+    def _authorise(self, ctx: RequestContext, name: str, route: str) -> None:
+        app = self.config.apps.get(ctx.caller.app) if ctx.caller else None
+        if app is None or not app.may_use(route):
+            raise PermissionDenied(f"this app may not use the prompt {name!r}", param="model")
 
     def on_complete(self, ctx: RequestContext, outcome: HookOutcome) -> None:
         prompt = ctx.decisions.get("prompt")
