@@ -229,13 +229,15 @@ def test_dynamodb_item_has_ttl(dynamodb_local_endpoint, dynamodb_local_client):
     from llm_mesh.stores.dynamodb import create_tables, open_dynamodb_stores
     from llm_mesh.stores.dynamodb.tables import TABLES
 
+    # A current time: DynamoDB Local's TTL sweeper may delete an item whose expires_at is already past.
+    t0 = time.time()
     names = {spec.logical: f"healthttl-{MODULE_TAG}-{spec.logical}" for spec in TABLES}
     create_tables(dynamodb_local_client, names)
     with open_dynamodb_stores(names, endpoint_url=dynamodb_local_endpoint, session=_dynamo_session()) as bundle:
-        bundle.health.record_failure("openai/gpt-4o", T0, 3, 60, 300)
+        bundle.health.record_failure("openai/gpt-4o", t0, 3, 60, 300)
         assert bundle.health.get_health(["openai/gpt-4o"])["openai/gpt-4o"].failures == 1
     item = dynamodb_local_client.get_item(TableName=names["health"], Key={"target": {"S": "openai/gpt-4o"}})["Item"]
-    assert int(item["expires_at"]["N"]) == int(T0 + 300 + 86400)
+    assert int(item["expires_at"]["N"]) == int(t0 + 300 + 86400)
     ttl = dynamodb_local_client.describe_time_to_live(TableName=names["health"])["TimeToLiveDescription"]
     assert ttl.get("AttributeName") == "expires_at"
     for name in names.values():
