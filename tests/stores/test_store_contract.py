@@ -7,6 +7,8 @@ only ``-k sqlite`` never starts Java.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import random
 import threading
 import time
@@ -344,14 +346,16 @@ def test_dynamodb_item_layout_has_day_ts_and_ttl(dynamodb_local_endpoint, dynamo
     names = {"keys": f"layout-{MODULE_TAG}-keys", "requests": f"layout-{MODULE_TAG}-requests"}
     create_tables(dynamodb_local_client, names)
     create_tables(dynamodb_local_client, names)  # idempotent
-    ts = 1_732_406_400.25  # 2024-11-24T00:00:00.25Z
+    # Today at 00:00:00.25 UTC: an item that had already expired could be swept by DynamoDB Local's TTL mid-test.
+    today = dt.datetime.now(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    ts = today.timestamp() + 0.25
     with open_dynamodb_stores(
         names, endpoint_url=dynamodb_local_endpoint, session=_dynamo_session(), retention_days=2
     ) as bundle:
         bundle.request_log.append(entry("req-layout", ts))
     item = dynamodb_local_client.get_item(TableName=names["requests"], Key={"request_id": {"S": "req-layout"}})["Item"]
-    assert item["day"] == {"S": "2024-11-24"}
-    assert item["ts"] == {"N": "1732406400.25"}
+    assert item["day"] == {"S": today.strftime("%Y-%m-%d")}
+    assert item["ts"] == {"N": f"{int(today.timestamp())}.25"}
     assert int(item["expires_at"]["N"]) == int(ts + 2 * DAY)
     ttl = dynamodb_local_client.describe_time_to_live(TableName=names["requests"])["TimeToLiveDescription"]
     assert ttl.get("AttributeName") == "expires_at"
