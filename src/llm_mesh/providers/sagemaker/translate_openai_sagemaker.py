@@ -97,51 +97,41 @@ def _check_common(request: ChatCompletionRequest) -> None:
         raise InvalidRequest("tools are not supported by text-generation endpoints (use payload_format vllm_openai)", param="tools")
 
 
-def tgi_request(request: ChatCompletionRequest, template: str, *, stream: bool) -> dict[str, Any]:
+def _generate_request(
+    request: ChatCompletionRequest, template: str, *, stream: bool, top_p_open_interval: bool, stop_key: str
+) -> dict[str, Any]:
+    """The TGI and LMI (DJL) ``{"inputs", "parameters"}`` body; they differ only in how they
+    take top_p and what they call the stop list."""
     _check_common(request)
     parameters: dict[str, Any] = {"details": True}
     if request.output_token_limit is not None:
         parameters["max_new_tokens"] = request.output_token_limit
-    # TGI requires temperature > 0 and 0 < top_p < 1; 0 means greedy, 1 means "off".
+    # Temperature 0 means greedy: sampling off rather than a zero temperature the servers reject.
     if request.temperature is not None and request.temperature > 0:
         parameters["temperature"] = request.temperature
         parameters["do_sample"] = True
     elif request.temperature == 0:
         parameters["do_sample"] = False
-    if request.top_p is not None and 0 < request.top_p < 1:
+    if request.top_p is not None and (not top_p_open_interval or 0 < request.top_p < 1):
         parameters["top_p"] = request.top_p
     if request.seed is not None:
         parameters["seed"] = request.seed
     stops = _stops(request)
     if stops:
-        parameters["stop"] = stops
+        parameters[stop_key] = stops
     body: dict[str, Any] = {"inputs": render_prompt(request, template), "parameters": parameters}
     if stream:
         body["stream"] = True
     return body
+
+
+def tgi_request(request: ChatCompletionRequest, template: str, *, stream: bool) -> dict[str, Any]:
+    # TGI requires 0 < top_p < 1 (1 means "off"), and calls the stop list "stop".
+    return _generate_request(request, template, stream=stream, top_p_open_interval=True, stop_key="stop")
 
 
 def lmi_request(request: ChatCompletionRequest, template: str, *, stream: bool) -> dict[str, Any]:
-    _check_common(request)
-    parameters: dict[str, Any] = {"details": True}
-    if request.output_token_limit is not None:
-        parameters["max_new_tokens"] = request.output_token_limit
-    if request.temperature is not None and request.temperature > 0:
-        parameters["temperature"] = request.temperature
-        parameters["do_sample"] = True
-    elif request.temperature == 0:
-        parameters["do_sample"] = False
-    if request.top_p is not None:
-        parameters["top_p"] = request.top_p
-    if request.seed is not None:
-        parameters["seed"] = request.seed
-    stops = _stops(request)
-    if stops:
-        parameters["stop_sequences"] = stops
-    body: dict[str, Any] = {"inputs": render_prompt(request, template), "parameters": parameters}
-    if stream:
-        body["stream"] = True
-    return body
+    return _generate_request(request, template, stream=stream, top_p_open_interval=False, stop_key="stop_sequences")
 
 
 def vllm_request(request: ChatCompletionRequest, *, stream: bool) -> dict[str, Any]:
