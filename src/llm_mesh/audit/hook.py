@@ -19,17 +19,16 @@ KMS key on AWS (:mod:`llm_mesh.aws.kms`).
 from __future__ import annotations
 
 import atexit
-import collections
 import hashlib
 import json
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Protocol
 
 from llm_mesh.audit.chain import daily_partition
+from llm_mesh.gateway.background import BackgroundBatches
 from llm_mesh.gateway.context import RequestContext
 from llm_mesh.gateway.hooks import BaseHook, Outcome
 from llm_mesh.policy.governance import AuditConfig, PayloadKey, governance_of
@@ -109,48 +108,33 @@ class InlineAuditWriter:
 
 
 class BackgroundAuditWriter:
-    """One daemon thread appends drafts in arrival order; the request path appends to a deque."""
+    """One daemon thread appends drafts in arrival order (the chain needs that order);
+    the request path only queues them (see gateway.background)."""
 
     def __init__(self, store: AuditStore, interval: float = 0.02) -> None:
         self.store = store
         self.failures = 0
-        self._pending: collections.deque[AuditDraft] = collections.deque()
-        self._interval = interval
-        self._stop = threading.Event()
-        self._idle = threading.Event()
-        self._idle.set()
-        self._thread = threading.Thread(target=self._run, name="mesh-audit", daemon=True)
-        self._thread.start()
+        self._batches: BackgroundBatches[AuditDraft] = BackgroundBatches(
+            self._append, name="mesh-audit", batch_size=100, interval=interval
+        )
         atexit.register(self.close)
 
-    def write(self, draft: AuditDraft) -> None:
-        self._pending.append(draft)
-
-    def _drain(self) -> None:
-        while self._pending:
-            self._idle.clear()
-            draft = self._pending.popleft()
+    def _append(self, drafts: list[AuditDraft]) -> None:
+        for draft in drafts:
             try:
                 self.store.append(draft)
             except Exception:
                 self.failures += 1
                 logger.exception("audit append failed for %s", draft.record_id)
-        self._idle.set()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            self._drain()
-        self._drain()
+    def write(self, draft: AuditDraft) -> None:
+        self._batches.put(draft)
 
     def flush(self, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while (self._pending or not self._idle.is_set()) and time.monotonic() < deadline:
-            time.sleep(self._interval / 4)
+        self._batches.flush(timeout)
 
     def close(self) -> None:
-        if not self._stop.is_set():
-            self._stop.set()
-            self._thread.join(timeout=10)
+        self._batches.close()
 
 
 # ----------------------------------------------------------------------------- the hook
