@@ -75,7 +75,9 @@ def test_alerts_fire_once_per_threshold(tmp_path):
 
 
 def test_rate_limiter_token_reservation_is_corrected(tmp_path):
-    store = SqliteRateLimitStore(SqliteDatabase(tmp_path / "m.db"))
+    # The store's sweep runs on the injected clock: with the wall clock, NOW's window was already
+    # "expired" and swept between the two admits, so the second one was wrongly allowed.
+    store = SqliteRateLimitStore(SqliteDatabase(tmp_path / "m.db"), clock=lambda: NOW)
     limiter = RateLimiter([LimitConfig(scope="route", match="chat", tokens_per_minute=1000)], store)
     holds = limiter.admit("bot", "chat", 900, NOW)
     with pytest.raises(RateLimited) as refused:

@@ -8,8 +8,6 @@ import asyncio
 import base64
 import json
 import logging
-import statistics
-import time
 
 import httpx
 import openai
@@ -271,7 +269,8 @@ def test_provider_keys_never_leak_on_429_and_5xx(caplog, status):
 # ----------------------------------------------------------------------------- cost of the policy path
 
 
-def test_policy_path_on_a_2kb_prompt_is_fast():
+def test_policy_path_on_a_2kb_prompt_redacts_and_sets_residency():
+    # Behaviour only: its speed is measured in bench/ (bench/pii_scan.py, bench/overhead.py), never asserted here.
     cfg = parse_config({**BASE, "policies": {"p": {"actions": {"CREDIT_CARD": "mask"}, "output": {"forbidden_terms": ["internal only"]}}},
                         "governance": {"bindings": {"default": "p"}, "injection": {"action": "flag"},
                                        "residency": [{"classifications": ["pii"], "hosting": ["in_region"]}]}}, "<t>")
@@ -287,23 +286,12 @@ def test_policy_path_on_a_2kb_prompt_is_fast():
     )
     loop = asyncio.new_event_loop()
 
-    def once() -> float:
+    for _ in range(3):  # repeated: the hook keeps no state between requests
         ctx = RequestContext(endpoint="chat.completions")
         ctx.caller = Caller(app="app", principal="k")
-        started = time.perf_counter()
-        coro = hook.before_chat(ctx, request)
-        try:
-            coro.send(None)
-        except StopIteration as done:
-            out = done.value
-        elapsed = time.perf_counter() - started
-        assert "[EMAIL_1]" in out.messages[1].content and ctx.target_filter is not None
-        return elapsed * 1000
-
-    for _ in range(50):
-        once()
-    samples = sorted(once() for _ in range(500))
-    p50, p99 = statistics.median(samples), samples[int(len(samples) * 0.99)]
-    print(f"policy path (injection + PII + residency) on a {len(prompt)}-char prompt: p50 {p50:.3f} ms, p99 {p99:.3f} ms")
+        out = loop.run_until_complete(hook.before_chat(ctx, request))
+        text = out.messages[1].content
+        assert "[EMAIL_1]" in text and "jane.doe@example.com" not in text
+        assert "4111 1111 1111 1111" not in text
+        assert ctx.target_filter is not None and "pii" in ctx.classifications
     loop.close()
-    assert p50 < 0.5, p50

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 from llm_mesh.stores.sqlite.connection import SqliteDatabase
 
@@ -12,8 +13,9 @@ _UPSERT = ("INSERT INTO rate_counters (key, count, expires_at) VALUES (?, ?, ?)"
 
 
 class SqliteRateLimitStore:
-    def __init__(self, db: SqliteDatabase) -> None:
+    def __init__(self, db: SqliteDatabase, clock: Callable[[], float] = time.time) -> None:
         self._db = db
+        self._clock = clock  # injected so windows and their sweep follow the caller's time, not the wall's
         self._next_sweep = 0.0
         with db.transaction() as conn:
             conn.execute(_SCHEMA)
@@ -34,7 +36,7 @@ class SqliteRateLimitStore:
             return conn.execute("SELECT count FROM rate_counters WHERE key = ?", (key,)).fetchone()[0]
 
     def _sweep(self) -> None:
-        now = time.time()
+        now = self._clock()
         if now >= self._next_sweep:  # expired windows, at most once a minute per instance
             self._next_sweep = now + 60
             self._db.connection().execute("DELETE FROM rate_counters WHERE expires_at < ?", (now,))
