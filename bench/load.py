@@ -314,7 +314,8 @@ ACTIVE_HOOKS: list[str] = []  # names of the hooks the load's config switches on
 def active_hooks(raw: dict[str, Any]) -> list[str]:
     """The hooks a runtime built from this config runs (built in-process on a throwaway store)."""
     from llm_mesh.config import parse_config
-    from llm_mesh.gateway.pipeline import HookContext, build_hooks
+    from llm_mesh.gateway.hooks import HookContext
+    from llm_mesh.runtime import build_hooks
     from llm_mesh.secrets import EnvSecretResolver
     from llm_mesh.stores.sqlite import open_sqlite_stores
 

@@ -9,16 +9,41 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from llm_mesh.audit.hook import audit_hook
 from llm_mesh.config.schema import MeshConfig
-from llm_mesh.gateway.pipeline import HookContext, build_hooks
+from llm_mesh.cost.hook import build_cost_hook
+from llm_mesh.gateway.hooks import HookContext, RequestHook
+from llm_mesh.gateway.pipeline import Pipeline
 from llm_mesh.gateway.provider_pool import ProviderPool
 from llm_mesh.gateway.request_log import BackgroundLogWriter, InlineLogWriter, RequestLogWriter
 from llm_mesh.gateway.service import MeshService
 from llm_mesh.identity import Authenticator
+from llm_mesh.kb.rag import build_rag_hook
+from llm_mesh.policy.hook import policy_hook
+from llm_mesh.prompts.hook import build_prompt_hook
 from llm_mesh.providers.base import SecretResolver
 from llm_mesh.stores.interfaces import StoreBundle
 
 Home = Literal["local", "aws"]
+
+# Every capability on the request path: factory(HookContext) -> hook | None (None when its
+# config section is absent, so an unused capability costs nothing). Each hook declares its
+# stage; the pipeline orders them and checks the declarations (llm_mesh.gateway.pipeline).
+HOOK_FACTORIES = (build_prompt_hook, build_rag_hook, policy_hook, build_cost_hook, audit_hook)
+
+
+def home_extras(home: Home, extras: dict[str, Any] | None) -> dict[str, Any]:
+    """The sinks each home provides, chosen here once rather than inside feature code."""
+    provided = dict(extras or {})
+    if home == "aws" and provided.get("metrics") is None:
+        from llm_mesh.aws.metrics import EmfMetricsSink  # Lambda: EMF to stdout, CloudWatch extracts it
+
+        provided["metrics"] = EmfMetricsSink()
+    return provided
+
+
+def build_hooks(context: HookContext) -> list[RequestHook]:
+    return [hook for factory in HOOK_FACTORIES if (hook := factory(context)) is not None]
 
 
 @dataclass
@@ -56,9 +81,9 @@ def build_runtime(
     )
     providers = ProviderPool(config, secrets)
     unavailable = providers.warm()
-    hooks = build_hooks(HookContext(config=config, stores=stores, secrets=secrets, home=home, extras=dict(extras or {})))
+    hooks = build_hooks(HookContext(config=config, stores=stores, secrets=secrets, home=home, extras=home_extras(home, extras)))
     service = MeshService(
-        config, authenticator, providers, log_writer, health=getattr(stores, "health", None), hooks=hooks
+        config, authenticator, providers, log_writer, health=getattr(stores, "health", None), pipeline=Pipeline.of(hooks)
     )
     return MeshRuntime(
         config=config, stores=stores, service=service, home=home, log_writer=log_writer,

@@ -74,13 +74,15 @@ def test_emf_document(capsys):
 
 def test_cost_hook_uses_emf_on_aws_and_nothing_without_a_costs_section():
     from llm_mesh.cost.hook import build_cost_hook
-    from llm_mesh.gateway.pipeline import HookContext
+    from llm_mesh.gateway.hooks import HookContext
+    from llm_mesh.runtime import home_extras
 
     base = {"providers": {"echo": {"kind": "echo"}}, "routes": {"echo": {"provider": "echo", "model": "echo-1"}}}
     without = parse_config(base, "<t>")
     assert build_cost_hook(HookContext(config=without, stores=None, secrets=None, home="aws", extras={})) is None
     with_costs = parse_config({**base, "costs": {}}, "<t>")
-    hook = build_cost_hook(HookContext(config=with_costs, stores=None, secrets=None, home="aws", extras={}))
+    # the AWS home provides the EMF sink (the composition root chooses it, not the cost hook)
+    hook = build_cost_hook(HookContext(config=with_costs, stores=None, secrets=None, home="aws", extras=home_extras("aws", None)))
     assert isinstance(hook.metrics, EmfMetricsSink)
-    local = build_cost_hook(HookContext(config=with_costs, stores=None, secrets=None, home="local", extras={}))
+    local = build_cost_hook(HookContext(config=with_costs, stores=None, secrets=None, home="local", extras=home_extras("local", None)))
     assert not isinstance(local.metrics, EmfMetricsSink)

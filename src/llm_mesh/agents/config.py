@@ -94,7 +94,7 @@ class HttpAuth(_Strict):
     @field_validator("secret")
     @classmethod
     def _reference(cls, value: Any) -> Any:
-        from llm_mesh.config.schema import SecretRef
+        from llm_mesh.config.base import SecretRef
 
         return SecretRef.model_validate(value)
 

@@ -12,7 +12,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from llm_mesh.agents import runner
 from llm_mesh.agents.config import AgentsSection, SqlTool
+from llm_mesh.agents.ports import Delegate
 from llm_mesh.agents.store import AgentRunStore, MemoryAgentRunStore
 from llm_mesh.agents.tools import KnowledgeSearch, sql_executor
 
@@ -68,6 +70,7 @@ class AgentEnv:
     secrets: Any = None
     knowledge: KnowledgeSearch | None = None
     redactor: StepRedactor | None = None
+    delegate: Delegate | None = None  # the delegation port: the runner's, set by env_from_runtime
     _sql: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -144,4 +147,5 @@ def env_from_runtime(runtime: Any, *, store: AgentRunStore | None = None, knowle
         store=store or default_store(runtime.stores),
         secrets=secrets,
         knowledge=knowledge or knowledge_search(runtime),
+        delegate=runner.delegate,
     )

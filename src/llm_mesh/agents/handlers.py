@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from llm_mesh.agents.store import step_key
 from llm_mesh.agents.tools import ToolFailure, execute_tool, parse_arguments, tool_schema
+from llm_mesh.cost.settle import settled_cost
 from llm_mesh.errors import MeshError, NotFound, PermissionDenied
 from llm_mesh.gateway.context import RequestContext
 from llm_mesh.identity import Caller
@@ -123,18 +124,8 @@ async def redact(env: "AgentEnv", state: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- model calls
 def _cost(env: "AgentEnv", ctx: RequestContext, usage: Usage | None) -> Decimal:
-    header = ctx.extra_headers.get("x-mesh-cost-usd")
-    if header:
-        try:
-            return Decimal(header)
-        except ArithmeticError:
-            pass
-    entry = env.config.model_entry(ctx.provider, ctx.model) if ctx.provider else None
-    if entry is None or entry.prices is None or usage is None:
-        return Decimal(0)
-    million = Decimal(1_000_000)
-    return (Decimal(usage.prompt_tokens) * Decimal(entry.prices.input)
-            + Decimal(usage.completion_tokens) * Decimal(entry.prices.output)) / million
+    """The step's settled price: the same one the gateway's ledger records."""
+    return settled_cost(env.service.prices, env.config, ctx, usage)
 
 
 async def call_model(

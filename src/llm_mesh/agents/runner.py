@@ -12,6 +12,8 @@ import asyncio
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from llm_mesh.agents import handlers as h
+from llm_mesh.agents.config import DelegateTool
+from llm_mesh.agents.tools import ToolFailure
 
 if TYPE_CHECKING:
     from llm_mesh.agents.env import AgentEnv
@@ -78,3 +80,15 @@ async def run_agent(
     run = env.store.get_run(event["run_id"]) or {}
     run["steps_detail"] = env.store.steps(event["run_id"])
     return run
+
+
+async def delegate(env: "AgentEnv", run: dict[str, Any], tool: DelegateTool, task: str, depth: int) -> str:
+    """The delegation port (``AgentEnv.delegate``): a delegate tool asks a route once, or runs
+    another agent to the end as a child run."""
+    if tool.route is not None:
+        return await h.chat_once(env, run, tool.route, [{"role": "user", "content": task}])
+    result = await run_agent(env, tool.agent or "", task, app=run["app"], principal=run["principal"], depth=depth,
+                             parent=run["run_id"])
+    if result["status"] != "succeeded":
+        raise ToolFailure("delegate_failed", f"the {tool.agent} agent ended {result['status']}: {result.get('error') or ''}")
+    return result.get("answer") or ""

@@ -188,17 +188,11 @@ async def _http(env: "AgentEnv", tool: HttpTool, arguments: dict[str, Any]) -> s
 
 # ------------------------------------------------------------------ delegation
 async def _delegate(env: "AgentEnv", run: dict[str, Any], tool: DelegateTool, task: str) -> str:
+    """Through the env's delegation port (the runner provides it): tools never import the
+    handlers or the runner that call them."""
     depth = int(run.get("depth", 0)) + 1
     if depth > env.section.max_delegation_depth:
         raise ToolFailure("delegation_depth", f"delegation deeper than {env.section.max_delegation_depth} is not allowed")
-    if tool.route is not None:
-        from llm_mesh.agents.handlers import chat_once
-
-        return await chat_once(env, run, tool.route, [{"role": "user", "content": task}])
-    from llm_mesh.agents.runner import run_agent
-
-    result = await run_agent(env, tool.agent or "", task, app=run["app"], principal=run["principal"], depth=depth,
-                             parent=run["run_id"])
-    if result["status"] != "succeeded":
-        raise ToolFailure("delegate_failed", f"the {tool.agent} agent ended {result['status']}: {result.get('error') or ''}")
-    return result.get("answer") or ""
+    if env.delegate is None:
+        raise ToolFailure("delegation_unavailable", "this runtime cannot delegate to another agent or route")
+    return await env.delegate(env, run, tool, task, depth)

@@ -31,15 +31,20 @@ from llm_mesh.audit.chain import daily_partition
 from llm_mesh.gateway.background import BackgroundBatches
 from llm_mesh.gateway.context import RequestContext
 from llm_mesh.gateway.hooks import BaseHook, Outcome
+from llm_mesh.gateway.stages import Stage
 from llm_mesh.policy.governance import AuditConfig, PayloadKey, governance_of
 from llm_mesh.stores.interfaces import AuditDraft, AuditStore
 from llm_mesh.wire.openai_chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 
 logger = logging.getLogger("llm_mesh.audit")
 
-_REQUEST_ATTR = "_mesh_audit_request"
-_STREAM_ATTR = "_mesh_audit_stream"
-_ANSWER_ATTR = "_mesh_audit_answer"
+@dataclass(slots=True)
+class AuditCapture:
+    """What the audit stage keeps of one request for its encrypted payload (``ctx.audit_capture``)."""
+
+    request: ChatCompletionRequest
+    answer: ChatCompletion | None = None
+    streamed: list[str] | None = None
 
 
 def config_version(config: Any) -> str:
@@ -156,6 +161,7 @@ class AuditHook(BaseHook):
     cipher: PayloadCipher | None = None
     version: str = ""
     name: str = "audit"
+    stage: Stage = Stage.OBSERVE  # last: sees the request as it leaves and the answer as it came
     _clock: Any = field(default=time.time)
 
     def _wants_payload(self, ctx: RequestContext) -> bool:
@@ -168,24 +174,24 @@ class AuditHook(BaseHook):
 
     async def before_chat(self, ctx: RequestContext, request: ChatCompletionRequest) -> ChatCompletionRequest | ChatCompletion:
         if self._wants_payload(ctx):  # last hook: this is what leaves the mesh (after redaction)
-            setattr(ctx, _REQUEST_ATTR, request)
+            ctx.audit_capture = AuditCapture(request)
         return request
 
     async def after_chat(self, ctx: RequestContext, request: ChatCompletionRequest, completion: ChatCompletion) -> ChatCompletion:
-        if getattr(ctx, _REQUEST_ATTR, None) is not None:  # innermost: the answer as the model gave it
-            setattr(ctx, _ANSWER_ATTR, completion)
+        if ctx.audit_capture is not None:  # innermost: the answer as the model gave it
+            ctx.audit_capture.answer = completion
         return completion
 
     def wrap_stream(
         self, ctx: RequestContext, request: ChatCompletionRequest, chunks: AsyncIterator[ChatCompletionChunk]
     ) -> AsyncIterator[ChatCompletionChunk]:
-        if getattr(ctx, _REQUEST_ATTR, None) is None:
+        if ctx.audit_capture is None:
             return chunks
         return self._collect(ctx, chunks)
 
     async def _collect(self, ctx: RequestContext, chunks: AsyncIterator[ChatCompletionChunk]) -> AsyncIterator[ChatCompletionChunk]:
         parts: list[str] = []
-        setattr(ctx, _STREAM_ATTR, parts)
+        ctx.audit_capture.streamed = parts
         async for chunk in chunks:
             for choice in chunk.choices:
                 if choice.delta.content:
@@ -193,14 +199,15 @@ class AuditHook(BaseHook):
             yield chunk
 
     def _payload(self, ctx: RequestContext, outcome: Outcome) -> str | None:
-        request = getattr(ctx, _REQUEST_ATTR, None)
-        if request is None or self.cipher is None:
+        capture = ctx.audit_capture
+        if capture is None or self.cipher is None:
             return None
+        request = capture.request
         body: dict[str, Any] = {"request": request.model_dump(mode="json", exclude_none=True)}
-        answer = getattr(ctx, _ANSWER_ATTR, None) or outcome.completion
+        answer = capture.answer or outcome.completion
         if answer is not None:
             body["response"] = answer.model_dump(mode="json", exclude_none=True)
-        elif (parts := getattr(ctx, _STREAM_ATTR, None)) is not None:
+        elif (parts := capture.streamed) is not None:
             body["response"] = {"streamed_text": "".join(parts)}
         raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False)[: self.cfg.max_payload_chars]
         return self.cipher.encrypt(raw.encode())
@@ -216,7 +223,7 @@ class AuditHook(BaseHook):
             decisions["served_from_cache"] = True
         if ctx.classifications:
             decisions["classifications"] = sorted(ctx.classifications)
-        cost = getattr(ctx, "cost_usd", None) or decisions.get("cost_usd") or ctx.extra_headers.get("x-mesh-cost-usd") or "0"
+        cost = f"{ctx.cost_usd:f}" if ctx.cost_usd is not None else (decisions.get("cost_usd") or "0")
         ts = ctx.received_at
         return AuditDraft(
             partition=daily_partition(app, ts) if self.cfg.partition == "daily" else app,

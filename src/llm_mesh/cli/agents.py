@@ -22,7 +22,7 @@ def agents() -> None:
 @agents.command("list")
 @click.option("--config", "config_file", default=None, help="mesh.yaml (default: ./mesh.yaml or $MESH_CONFIG)")
 def list_agents(config_file: str | None) -> None:
-    from llm_mesh.cli.main import _load
+    from llm_mesh.cli.common import _load
 
     config, _ = _load(config_file)
     for name, agent in config.agents.definitions.items():
@@ -40,7 +40,7 @@ def list_agents(config_file: str | None) -> None:
 def run(name: str, text: str, app: str | None, config_file: str | None, data_dir: str, as_json: bool) -> None:
     from llm_mesh.agents.env import env_from_runtime
     from llm_mesh.agents.runner import run_agent
-    from llm_mesh.cli.main import _load, _stores
+    from llm_mesh.cli.common import _load, _stores
     from llm_mesh.identity import ApiKeyAuthenticator
     from llm_mesh.runtime import build_runtime
     from llm_mesh.secrets import EnvSecretResolver

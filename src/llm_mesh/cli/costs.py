@@ -51,7 +51,7 @@ def costs(since, until, app_name, team, project, route, provider, model, user, t
     if as_csv:
         click.echo(to_csv(groups) if query.group_by else records_csv(records), nl=False)
         return
-    from llm_mesh.cli.main import _table
+    from llm_mesh.cli.common import _table
 
     if not query.group_by:
         _table(("REQUEST", "APP", "ROUTE", "MODEL", "TOKENS IN/OUT", "USD", "FLAGS"), [

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from llm_mesh.cli.main import _load, config_option, data_option
+from llm_mesh.cli.common import _load, config_option, data_option
 
 
 def _engines_for(config: Any, app: str | None, route: str | None, policy: str | None):
@@ -204,7 +204,7 @@ def audit_verify(data_dir: str, dynamodb: bool, endpoint_url: str | None, anchor
 def audit_query(data_dir: str, dynamodb: bool, endpoint_url: str | None, app_name: str | None, since: str | None,
                 until: str | None, model: str | None, limit: int, as_json: bool) -> None:
     """Audit records, newest first, filtered by app, time and model."""
-    from llm_mesh.cli.main import _table, _time
+    from llm_mesh.cli.common import _table, _time
 
     stores, store = _audit_store(data_dir, dynamodb, endpoint_url)
     records = store.query(app=app_name, since=parse_time(since), until=parse_time(until), model=model, limit=limit)

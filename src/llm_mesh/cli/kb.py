@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
-from llm_mesh.cli.main import _load, _stores, _table, config_option, data_option
+from llm_mesh.cli.common import _load, _stores, _table, config_option, data_option
 
 
 def _runtime(config_file: str | None, data_dir: str) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from llm_mesh.agents.config import AgentsSection
 from llm_mesh.policy.config import PolicyConfig
@@ -21,39 +21,10 @@ from llm_mesh.cost.config import CostConfig, check_references as cost_references
 from llm_mesh.kb.config import KnowledgeBaseConfig, check_references as kb_references
 from llm_mesh.prompts.config import ExperimentConfig, PromptsConfig
 from llm_mesh.config.self_hosted import SelfHostedSection
+from llm_mesh.config.base import SecretRef, Strict  # noqa: F401  (SecretRef re-exported: part of the schema's surface)
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
 _NAME = re.compile(NAME_PATTERN)
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SecretRef(Strict):
-    """Where a credential lives: exactly one of ``env`` or ``secret``."""
-
-    env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    secret: str | None = Field(default=None, min_length=1, max_length=2048)
-    field: str | None = Field(
-        default=None, description="JSON key inside the Secrets Manager secret, when it holds JSON"
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _reject_inline(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            raise ValueError(
-                "inline secrets are not allowed; reference one with {env: VAR_NAME} "
-                "or {secret: SECRETS_MANAGER_NAME}"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> "SecretRef":
-        if (self.env is None) == (self.secret is None):
-            raise ValueError("give exactly one of 'env' or 'secret'")
-        return self
 
 
 class Timeouts(Strict):

@@ -33,6 +33,7 @@ from llm_mesh.cost.ratelimit import RateLimiter, TokenHold
 from llm_mesh.errors import InvalidRequest, MeshError
 from llm_mesh.gateway.context import RequestContext
 from llm_mesh.gateway.hooks import BaseHook, Outcome
+from llm_mesh.gateway.stages import Stage
 from llm_mesh.stores.interfaces import CostRecord
 from llm_mesh.tokens import count_messages, count_text
 from llm_mesh.wire.openai_chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
@@ -60,14 +61,16 @@ class _State:
 
 
 def _state(ctx: RequestContext) -> _State:
-    state = ctx.__dict__.get("_cost_state")
+    state = ctx.admission
     if state is None:
-        state = ctx.__dict__["_cost_state"] = _State()
+        state = ctx.admission = _State()
     return state
 
 
 class CostHook(BaseHook):
     name = "costs"
+    stage = Stage.ADMIT  # after screening: the cache is keyed on, and budgets reserve for, the redacted request
+    completes = Stage.SETTLE
 
     def __init__(self, config: Any, stores: Any, metrics: MetricsSink | None = None,
                  embedder: Embedder | None = None, clock: Callable[[], float] = time.time) -> None:
@@ -322,7 +325,7 @@ class CostHook(BaseHook):
         if outcome.status < 400 and ctx.stream and state.cache_key is not None and not hit and state.stream_finish:
             self._store_stream(ctx, state)
         total = f"{cost.total:f}"
-        ctx.__dict__["cost_usd"] = total  # for later on_complete hooks (audit), streams included
+        ctx.cost_usd = cost.total  # the one settled price: audit, experiments and agents read it
         if not ctx.stream:
             ctx.extra_headers["x-mesh-cost-usd"] = total
         if self.ledger is not None and (ctx.attempts or hit):
@@ -371,9 +374,4 @@ def build_cost_hook(context: Any) -> CostHook | None:
     if getattr(context.config, "costs", None) is None:
         return None
     extras = context.extras
-    metrics = extras.get("metrics")
-    if metrics is None and context.home == "aws":  # Lambda: EMF to stdout, CloudWatch extracts the metrics
-        from llm_mesh.aws.metrics import EmfMetricsSink
-
-        metrics = EmfMetricsSink()
-    return CostHook(context.config, context.stores, metrics=metrics, embedder=extras.get("embedder"))
+    return CostHook(context.config, context.stores, metrics=extras.get("metrics"), embedder=extras.get("embedder"))

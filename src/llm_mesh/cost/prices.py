@@ -229,9 +229,9 @@ def cost_of(usage: Metered, provider_kind: str, model: str, at: float | dt.date 
     return shipped_prices().cost(usage, provider_kind, provider_kind, model, at)
 
 
-def planner_price_lookup(config: Any) -> Any:
+def planner_price_lookup(config: Any, table: PriceTable | None = None) -> Any:
     """``RoutePlanner(price=...)``: blended USD per million tokens of (provider name, model)."""
-    table = PriceTable.from_config(config)
+    table = table if table is not None else PriceTable.from_config(config)
 
     def lookup(provider: str, model: str) -> Decimal | None:
         provider_config = config.providers.get(provider)

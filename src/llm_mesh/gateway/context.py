@@ -1,10 +1,17 @@
-"""Per-request bookkeeping: identity, the route taken, and where the time went."""
+"""Per-request state shared by the pipeline's stages, declared once.
+
+``RequestContext`` is a slots dataclass: a stage cannot invent an attribute, so
+every piece of shared state has a name, a type and an owner here. Stages hand
+state to each other through these slots, never through ``decisions`` (which is
+only the audit record's content) or response-header strings.
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Mapping
 
 from llm_mesh.identity import Caller
@@ -14,14 +21,53 @@ def new_request_id() -> str:
     return f"req_{uuid.uuid4().hex}"
 
 
-@dataclass
+@dataclass(slots=True)
+class PromptUse:
+    """The catalogue prompt a ``prompt:NAME`` reference resolved to (resolve stage)."""
+
+    name: str
+    version: int
+    label: str | None
+    experiment: str | None = None
+    variant: str | None = None
+    user: str = ""  # who the experiment keeps sticky; never written to the audit record
+
+
+@dataclass(slots=True)
+class Retrieval:
+    """What the enrich stage added: which knowledge bases, at which message indexes.
+
+    The screen stage applies each knowledge base's bound policy to exactly these
+    messages and screens them for injection, so retrieved text is governed like
+    anything else that leaves the mesh.
+    """
+
+    knowledge_bases: tuple[str, ...]
+    message_indexes: tuple[int, ...]
+    sources: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class RequestContext:
     endpoint: str
     request_id: str = field(default_factory=new_request_id)
     received_at: float = field(default_factory=time.time)
     started: float = field(default_factory=time.perf_counter)
+    # --- who and where (resolve, authorise)
     caller: Caller | None = None
-    route: str = ""
+    route: str = ""  # the authorised route, set before enrich/screen/admit run
+    prompt: PromptUse | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)  # the inbound request's headers (case-insensitive)
+    # --- enrich, screen
+    retrieval: Retrieval | None = None
+    classifications: set[str] = field(default_factory=set)
+    target_filter: Any = None  # (provider, model) -> bool: targets the request's data may reach (residency)
+    policy_state: Any = None  # the screen stage's per-request state (engines, vault), read by transform-output
+    # --- admit
+    admission: Any = None  # the admit stage's holds: budget reservation, rate-limit holds, cache result
+    served_from_cache: bool = False
+    # --- call
     provider: str = ""
     model: str = ""
     stream: bool = False
@@ -29,13 +75,11 @@ class RequestContext:
     attempts: int = 0
     fallback_reason: str | None = None
     first_token_at: float | None = None
-    tags: dict[str, str] = field(default_factory=dict)
-    headers: Mapping[str, str] = field(default_factory=dict)  # the inbound request's headers (case-insensitive)
-    classifications: set[str] = field(default_factory=set)
-    served_from_cache: bool = False
-    extra_headers: dict[str, str] = field(default_factory=dict)  # set by hooks (cost, cache, sources...)
-    decisions: dict[str, Any] = field(default_factory=dict)  # policy decisions, for the audit trail
-    target_filter: Any = None  # (provider, model) -> bool: targets the request's data may reach (residency)
+    # --- settle, observe
+    cost_usd: Decimal | None = None  # the one settled price of the request (settle stage)
+    audit_capture: Any = None  # what the audit stage keeps of the request and answer for an encrypted payload
+    extra_headers: dict[str, str] = field(default_factory=dict)  # response headers stages add (cost, cache, sources...)
+    decisions: dict[str, Any] = field(default_factory=dict)  # value-free decisions: the audit record's content only
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0

@@ -1,7 +1,9 @@
 """Request hooks: how capabilities (prompts, RAG, policy, cache, budgets, audit)
 join the request path without touching the gateway core.
 
-Hooks run in the order the runtime lists them. ``before_*`` may rewrite the
+Each hook declares its stage (:mod:`llm_mesh.gateway.stages`); the pipeline
+orders hooks by stage and checks the declarations when the runtime is built.
+``before_*`` may rewrite the
 request (render a prompt, inject retrieved context, redact PII) or answer it
 outright (a cache hit) by returning a ChatCompletion; ``after_chat`` may change
 the answer (restore placeholders, attach sources); ``wrap_stream`` wraps the
@@ -9,17 +11,20 @@ chunk iterator (output guardrails, restoring placeholders while streaming);
 ``on_complete`` sees the final outcome (ledger, budget settlement, audit). A hook
 raising a MeshError fails the request with that error.
 
-Hooks set response headers through ``ctx.extra_headers`` and record their
-decisions for the audit trail in ``ctx.decisions``.
+Hooks share state through the context's declared slots (``ctx.retrieval``,
+``ctx.policy_state``, ``ctx.admission``, ``ctx.cost_usd``...), set response
+headers through ``ctx.extra_headers`` and record value-free decisions for the
+audit trail in ``ctx.decisions``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import AsyncIterator, Protocol
+from typing import Any, AsyncIterator, Protocol
 
 from llm_mesh.errors import MeshError
 from llm_mesh.gateway.context import RequestContext
+from llm_mesh.gateway.stages import Stage
 from llm_mesh.wire.openai_chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Usage
 from llm_mesh.wire.openai_embeddings import EmbeddingsRequest
 
@@ -35,8 +40,21 @@ class Outcome:
     served_from_cache: bool = False
 
 
+@dataclass(frozen=True)
+class HookContext:
+    """What a hook factory is given by the composition root (``llm_mesh.runtime``)."""
+
+    config: Any  # MeshConfig
+    stores: Any  # StoreBundle
+    secrets: Any  # SecretResolver
+    home: str
+    extras: dict[str, Any]  # collaborators the home provides (metrics sink, alert sink, embedder...)
+
+
 class RequestHook(Protocol):
     name: str
+    stage: Stage  # where before_* runs
+    completes: Stage  # where on_complete runs: settle or observe
 
     async def before_chat(
         self, ctx: RequestContext, request: ChatCompletionRequest
@@ -59,6 +77,7 @@ class BaseHook:
     """No-op defaults: a hook overrides only the points it cares about."""
 
     name = "base"
+    completes = Stage.OBSERVE  # a subclass declares ``stage`` itself: there is no sensible default
 
     async def before_chat(
         self, ctx: RequestContext, request: ChatCompletionRequest

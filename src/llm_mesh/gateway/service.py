@@ -24,9 +24,10 @@ from llm_mesh.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
-from llm_mesh.cost.prices import planner_price_lookup
+from llm_mesh.cost.prices import PriceTable, planner_price_lookup
 from llm_mesh.gateway.context import RequestContext
 from llm_mesh.gateway.hooks import Outcome, RequestHook
+from llm_mesh.gateway.pipeline import Pipeline
 from llm_mesh.gateway.replay import replay_as_stream
 from llm_mesh.gateway.tags import parse_tags
 from llm_mesh.gateway.provider_pool import ProviderPool
@@ -90,9 +91,10 @@ class MeshService:
         health: TargetHealthStore | None = None,
         rng: random.Random | None = None,
         hooks: Sequence[RequestHook] = (),
+        pipeline: Pipeline | None = None,
     ) -> None:
         self.config = config
-        self.hooks = tuple(hooks)
+        self.pipeline = pipeline if pipeline is not None else Pipeline.of(hooks)
         metering = getattr(getattr(config, "costs", None), "metering", None)
         self._max_tags = getattr(metering, "max_tags", 16)
         self._max_tag_length = getattr(metering, "max_tag_length", 128)
@@ -102,7 +104,13 @@ class MeshService:
         self._rng = rng or random.Random()
         self.breaker = CircuitBreaker(health or InMemoryHealthStore())
         self.latency = LatencyTracker()
-        self.planner = RoutePlanner(config, self.capabilities, self.breaker, self.latency, price=planner_price_lookup(config), rng=self._rng)
+        self.prices = PriceTable.from_config(config)  # the one price table (settle stage, prompts, agents)
+        self.planner = RoutePlanner(config, self.capabilities, self.breaker, self.latency,
+                                    price=planner_price_lookup(config, self.prices), rng=self._rng)
+
+    @property
+    def hooks(self) -> tuple[RequestHook, ...]:
+        return self.pipeline.hooks
 
     def capabilities(self, provider: str, model: str) -> Capabilities:
         try:
@@ -200,24 +208,39 @@ class MeshService:
         if header or metadata:
             ctx.tags.update(parse_tags(header, metadata, self._max_tags, self._max_tag_length))
 
+    def _authorise(self, ctx: RequestContext, model: str) -> None:
+        """The authorise stage, once per request: after resolve (a prompt reference is now a
+        route), before anything reads the route's knowledge base, policy, budget or cache."""
+        if ctx.caller is None:
+            raise PermissionDenied("the request is not authenticated")
+        ctx.route = self.authorise_route(ctx.caller, model)
+
     async def _before_chat(
         self, ctx: RequestContext, request: ChatCompletionRequest
-    ) -> tuple[ChatCompletionRequest, ChatCompletion | None, int]:
-        """Run before-hooks; returns (request, short-circuit answer, number of hooks that ran)."""
+    ) -> tuple[ChatCompletionRequest, ChatCompletion | None, tuple[RequestHook, ...]]:
+        """Resolve, authorise, then enrich/screen/admit/observe. Returns (request, a
+        short-circuit answer such as a cache hit, the hooks whose before step ran)."""
         self._apply_tags(ctx, request.metadata)
-        for index, hook in enumerate(self.hooks):
+        ran: list[RequestHook] = []
+        for hook in self.pipeline.resolvers:
+            result = await hook.before_chat(ctx, request)
+            if isinstance(result, ChatCompletion):
+                raise TypeError(f"resolve-stage hook {hook.name!r} answered a request before authorisation")
+            request = result
+            ran.append(hook)
+        self._authorise(ctx, request.model)
+        for hook in self.pipeline.governed:
             result = await hook.before_chat(ctx, request)
             if isinstance(result, ChatCompletion):
                 ctx.served_from_cache = True
-                return request, result, index
+                return request, result, tuple(ran)
             request = result
-        return request, None, len(self.hooks)
+            ran.append(hook)
+        return request, None, tuple(ran)
 
     async def chat(self, ctx: RequestContext, request: ChatCompletionRequest) -> ChatCompletion:
         request, answer, ran = await self._before_chat(ctx, request)
         if answer is None:
-            self.authorise_route(ctx.caller, request.model)  # type: ignore[arg-type]
-            ctx.route = request.model
 
             async def call(attempt: Attempt) -> ChatCompletion:
                 provider = self.providers.get(attempt.provider)
@@ -226,7 +249,7 @@ class MeshService:
 
             facts = self._facts(ctx, Requirements.of_chat(request), lambda: count_messages(request.messages))
             answer = await self._with_failover(ctx, facts, call)
-        for hook in reversed(self.hooks[:ran]):
+        for hook in reversed(ran):
             answer = await hook.after_chat(ctx, request, answer)
         return answer
 
@@ -238,8 +261,6 @@ class MeshService:
         if answer is not None:
             stream = ChatStream(head=[], rest=replay_as_stream(answer), include_usage=include_usage)
         else:
-            self.authorise_route(ctx.caller, request.model)  # type: ignore[arg-type]
-            ctx.route = request.model
 
             async def call(attempt: Attempt) -> ChatStream:
                 provider = self.providers.get(attempt.provider)
@@ -264,7 +285,7 @@ class MeshService:
             facts = self._facts(ctx, Requirements.of_chat(request), lambda: count_messages(request.messages))
             stream = await self._with_failover(ctx, facts, call)
         wrapped = stream.chunks()
-        for hook in reversed(self.hooks[:ran]):
+        for hook in reversed(ran):
             wrapped = hook.wrap_stream(ctx, request, wrapped)
         return ChatStream(head=[], rest=wrapped, include_usage=include_usage)
 
@@ -296,10 +317,11 @@ class MeshService:
     # ------------------------------------------------------------ embeddings
     async def embeddings(self, ctx: RequestContext, request: EmbeddingsRequest) -> EmbeddingsResponse:
         self._apply_tags(ctx, None)
-        for hook in self.hooks:
+        for hook in self.pipeline.resolvers:
             request = await hook.before_embeddings(ctx, request)
-        self.authorise_route(ctx.caller, request.model)  # type: ignore[arg-type]
-        ctx.route = request.model
+        self._authorise(ctx, request.model)
+        for hook in self.pipeline.governed:
+            request = await hook.before_embeddings(ctx, request)
 
         async def call(attempt: Attempt) -> EmbeddingsResponse:
             provider = self.providers.get(attempt.provider)
@@ -320,7 +342,7 @@ class MeshService:
     ) -> None:
         """The request is over: let every hook account for it, then log it."""
         outcome = Outcome(status=status, usage=usage, error=error, completion=completion, served_from_cache=ctx.served_from_cache)
-        for hook in self.hooks:
+        for hook in self.pipeline.completion_order:  # settle, then observe
             try:
                 hook.on_complete(ctx, outcome)
             except Exception:

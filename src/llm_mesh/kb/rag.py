@@ -1,10 +1,11 @@
 """No-code RAG: the request hook behind ``knowledge_base: NAME`` on a route.
 
-Before the call: check the app may read the knowledge base (403 otherwise),
-retrieve the top-k chunks for the last user message, and inject them through
-the knowledge base's template as a system message placed after the app's own
-system messages. The policy hook runs after this one, so retrieved text is
-screened (injection, PII) like anything else that leaves the mesh.
+Enrich stage, after the service authorised the route: check the app may read
+the knowledge base (403 otherwise), retrieve the top-k chunks for the last user
+message, and inject them through the knowledge base's template as a system
+message placed after the app's own system messages. ``ctx.retrieval`` names the
+knowledge base and the injected message's index, so the screen stage applies
+the knowledge base's bound policy and injection screening to exactly that text.
 
 After the call: the sources (ids, titles, scores) ride on the answer as an
 extension field ``sources`` (on the completion, or on the first chunk of a
@@ -15,8 +16,9 @@ from __future__ import annotations
 
 from typing import Any, AsyncIterator
 
-from llm_mesh.gateway.context import RequestContext
+from llm_mesh.gateway.context import RequestContext, Retrieval
 from llm_mesh.gateway.hooks import BaseHook
+from llm_mesh.gateway.stages import Stage
 from llm_mesh.kb.base import KnowledgeBases
 from llm_mesh.wire.openai_chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, SystemMessage
 
@@ -38,6 +40,7 @@ def compact_sources(sources: list[dict[str, Any]]) -> str:
 
 class RagHook(BaseHook):
     name = "rag"
+    stage = Stage.ENRICH
 
     def __init__(self, config: Any, knowledge_bases: KnowledgeBases) -> None:
         self.config = config
@@ -45,19 +48,17 @@ class RagHook(BaseHook):
         self.routes = {name: route.knowledge_base for name, route in config.routes.items() if getattr(route, "knowledge_base", None)}
 
     async def before_chat(self, ctx: RequestContext, request: ChatCompletionRequest) -> ChatCompletionRequest | ChatCompletion:
-        kb_name = self.routes.get(request.model)
+        kb_name = self.routes.get(ctx.route)
         if kb_name is None or ctx.caller is None:
             return request
-        app = self.config.apps.get(ctx.caller.app)
-        if app is None or not app.may_use(request.model):
-            return request  # the gateway refuses the route itself, without retrieving anything
         kb = self.knowledge_bases.for_reader(kb_name, ctx.caller.app)
         query = last_user_text(request)
         hits = await kb.search(query) if query else []
         sources = [hit.summary() for hit in hits]
-        ctx.decisions["rag"] = {"knowledge_base": kb_name, "sources": sources}
+        ctx.decisions["rag"] = {"knowledge_base": kb_name, "sources": sources}  # the audit record's copy
         ctx.extra_headers["x-mesh-sources"] = compact_sources(sources)
         if not hits:
+            ctx.retrieval = Retrieval(knowledge_bases=(kb_name,), message_indexes=(), sources=sources)
             return request
         injected = SystemMessage(role="system", content=kb.config.template.replace("{context}", kb.context(hits)))
         messages = list(request.messages)
@@ -65,18 +66,18 @@ class RagHook(BaseHook):
         while at < len(messages) and messages[at].role in ("system", "developer"):
             at += 1
         messages.insert(at, injected)
+        ctx.retrieval = Retrieval(knowledge_bases=(kb_name,), message_indexes=(at,), sources=sources)
         return request.model_copy(update={"messages": messages})
 
     async def after_chat(self, ctx: RequestContext, request: ChatCompletionRequest, completion: ChatCompletion) -> ChatCompletion:
-        rag = ctx.decisions.get("rag")
-        if rag is not None:
+        if ctx.retrieval is not None:
             completion = completion.model_copy()
-            setattr(completion, "sources", rag["sources"])
+            setattr(completion, "sources", ctx.retrieval.sources)
         return completion
 
     def wrap_stream(self, ctx: RequestContext, request: ChatCompletionRequest, chunks: AsyncIterator[ChatCompletionChunk]) -> AsyncIterator[ChatCompletionChunk]:
-        rag = ctx.decisions.get("rag")
-        if rag is None:
+        retrieval = ctx.retrieval
+        if retrieval is None:
             return chunks
 
         async def with_sources() -> AsyncIterator[ChatCompletionChunk]:
@@ -84,7 +85,7 @@ class RagHook(BaseHook):
             async for chunk in chunks:
                 if first:
                     chunk = chunk.model_copy()
-                    setattr(chunk, "sources", rag["sources"])
+                    setattr(chunk, "sources", retrieval.sources)
                     first = False
                 yield chunk
 

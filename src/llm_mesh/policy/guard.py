@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from llm_mesh.policy.actions import PolicyBlocked, format_counts
+from llm_mesh.policy.decisions import PolicyDecisions
 from llm_mesh.policy.detectors.denylist import compile_terms, find_terms
 
 if TYPE_CHECKING:
-    from llm_mesh.policy.engine import PolicyDecisions, PolicyEngine
+    from llm_mesh.policy.engine import PolicyEngine
 
 # end of a sentence: terminal punctuation followed by whitespace, or a newline
 _BOUNDARY = re.compile(r"[.!?\u3002\uff01\uff1f\u2026][\"')\]\u201d\u2019]*\s+|\n+")
@@ -56,8 +57,6 @@ class SentenceGuard:
         max_sentence_chars: int = 2000,
         context: Mapping[str, Any] | None = None,
     ) -> None:
-        from llm_mesh.policy.engine import PolicyDecisions
-
         self.engine = engine
         self._forbidden = compile_terms(forbidden_terms)
         self.max_sentence_chars = max_sentence_chars

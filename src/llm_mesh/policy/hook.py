@@ -20,11 +20,11 @@ wrap_stream
 before_embeddings
     The policies on string inputs (one-way redaction), classification and residency.
 
-Retrieved text: a retrieval hook running before this one marks the messages it
-added with ``ctx.decisions["retrieval"] = {"knowledge_bases": [...],
-"message_indexes": [...]}`` (value-free); knowledge-base policies then also apply
-to those messages, and injection screening covers them when
-``injection.retrieved`` is true.
+Retrieved text: the enrich stage (RAG) names the messages it added in
+``ctx.retrieval`` (knowledge bases, message indexes); knowledge-base policies then
+also apply to those messages, and injection screening covers them when
+``injection.retrieved`` is true. The per-request state (engines, vault) lives in
+``ctx.policy_state`` for the output side.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from typing import Any, AsyncIterator, Iterable, Mapping, Sequence
 from llm_mesh.errors import ContentPolicyViolation, InvalidRequest
 from llm_mesh.gateway.context import RequestContext
 from llm_mesh.gateway.hooks import BaseHook
+from llm_mesh.gateway.stages import Stage
 from llm_mesh.policy.actions import AlertEvent, AlertSink, LoggingAlertSink, PolicyBlocked
 from llm_mesh.policy.engine import PolicyDecisions, PolicyEngine
 from llm_mesh.policy.findings import BUILTIN_TYPES, CATEGORY_SECRET, DENY_TERM, category_of
@@ -54,9 +55,6 @@ from llm_mesh.wire.openai_chat import (
 from llm_mesh.wire.openai_embeddings import EmbeddingsRequest
 
 logger = logging.getLogger("llm_mesh.policy")
-
-STATE_ATTR = "_mesh_policy_state"
-
 
 class OutputBlocked(ContentPolicyViolation):
     """The answer broke the output guardrail (forbidden terms, PII the policy blocks)."""
@@ -260,6 +258,7 @@ class PolicyHook(BaseHook):
     injection: InjectionDetector | None = None
     alert_sink: AlertSink = field(default_factory=LoggingAlertSink)
     name: str = "policy"
+    stage: Stage = Stage.SCREEN
     _resolved: dict[tuple[str, str], tuple[PolicyEngine, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -351,13 +350,13 @@ class PolicyHook(BaseHook):
 
     async def before_chat(self, ctx: RequestContext, request: ChatCompletionRequest) -> ChatCompletionRequest | ChatCompletion:
         app = ctx.caller.app if ctx.caller else ""
-        route = request.model
-        retrieval = ctx.decisions.get("retrieval") or {}
-        retrieved = set(retrieval.get("message_indexes") or ())
+        route = ctx.route or request.model
+        retrieval = ctx.retrieval
+        retrieved = set(retrieval.message_indexes) if retrieval is not None else set()
         self._screen_injection(ctx, request, retrieved)
         engines = self.engines_for(app, route)
         kb_engines: list[PolicyEngine] = []
-        for kb in retrieval.get("knowledge_bases") or ():
+        for kb in (retrieval.knowledge_bases if retrieval is not None else ()):
             name = self.gov.bindings.knowledge_bases.get(kb)
             if name and self.engines[name] not in engines and self.engines[name] not in kb_engines:
                 kb_engines.append(self.engines[name])
@@ -377,16 +376,16 @@ class PolicyHook(BaseHook):
         ctx.decisions["policy"] = decisions.to_dict()
         self._classify(ctx, decisions, app, route)
         all_engines = tuple(engines) + tuple(kb_engines)
-        setattr(ctx, STATE_ATTR, _RequestState(
+        ctx.policy_state = _RequestState(
             engines=all_engines, vault=vault, restore=all(e.restore_output for e in all_engines), context=context,
-        ))
+        )
         if decisions.total:
             ctx.extra_headers["x-mesh-policy"] = ",".join(f"{t}={n}" for t, n in decisions.entity_counts().items())
         return _rebuild(request, slots, texts, new)
 
     async def before_embeddings(self, ctx: RequestContext, request: EmbeddingsRequest) -> EmbeddingsRequest:
         app = ctx.caller.app if ctx.caller else ""
-        route = request.model
+        route = ctx.route or request.model
         engines = self.engines_for(app, route)
         if engines and (isinstance(request.input, str) or (request.input and isinstance(request.input[0], str))):
             texts = request.texts()
@@ -406,7 +405,7 @@ class PolicyHook(BaseHook):
             ctx.decisions["output"] = state.output.to_dict()
 
     async def after_chat(self, ctx: RequestContext, request: ChatCompletionRequest, completion: ChatCompletion) -> ChatCompletion:
-        state: _RequestState | None = getattr(ctx, STATE_ATTR, None)
+        state: _RequestState | None = ctx.policy_state
         if state is None:
             return completion
         choices = []
@@ -438,7 +437,7 @@ class PolicyHook(BaseHook):
     def wrap_stream(
         self, ctx: RequestContext, request: ChatCompletionRequest, chunks: AsyncIterator[ChatCompletionChunk]
     ) -> AsyncIterator[ChatCompletionChunk]:
-        state: _RequestState | None = getattr(ctx, STATE_ATTR, None)
+        state: _RequestState | None = ctx.policy_state
         if state is None:
             return chunks
         return self._filter_stream(ctx, state, chunks)

@@ -11,12 +11,14 @@ authorises that route for the app as usual. ``on_complete`` records the outcome
 from __future__ import annotations
 
 import logging
-from decimal import Decimal
 from typing import Any
 
+from llm_mesh.cost.prices import PriceTable
+from llm_mesh.cost.settle import settled_cost
 from llm_mesh.errors import InvalidRequest, PermissionDenied
-from llm_mesh.gateway.context import RequestContext
+from llm_mesh.gateway.context import PromptUse, RequestContext
 from llm_mesh.gateway.hooks import BaseHook, Outcome as HookOutcome
+from llm_mesh.gateway.stages import Stage
 from llm_mesh.prompts.catalogue import PromptCatalogue
 from llm_mesh.prompts.experiments import Experiments, assign
 from llm_mesh.prompts.render import render
@@ -36,23 +38,17 @@ def request_user(ctx: RequestContext, request: ChatCompletionRequest) -> str:
     return ctx.caller.principal if ctx.caller else ""
 
 
-def cost_usd(config: Any, provider: str, model: str, usage: Any) -> float:
-    entry = config.model_entry(provider, model) if provider else None
-    if entry is None or entry.prices is None or usage is None:
-        return 0.0
-    million = Decimal(1_000_000)
-    return float(Decimal(usage.prompt_tokens) * Decimal(entry.prices.input) / million
-                 + Decimal(usage.completion_tokens) * Decimal(entry.prices.output) / million)
-
-
 class PromptHook(BaseHook):
     name = "prompts"
+    stage = Stage.RESOLVE  # a prompt reference becomes a route before the service authorises it
+    completes = Stage.OBSERVE  # experiment outcomes carry the settled cost
 
     def __init__(self, config: Any, catalogue: PromptCatalogue, experiments: Experiments) -> None:
         self.config = config
         self.catalogue = catalogue
         self.experiments = experiments
         self.store: PromptStore = catalogue.store
+        self.prices = PriceTable.from_config(config)
 
     async def before_chat(self, ctx: RequestContext, request: ChatCompletionRequest) -> ChatCompletionRequest | ChatCompletion:
         if not request.model.startswith(PREFIX):
@@ -81,6 +77,8 @@ class PromptHook(BaseHook):
         data.pop("variables", None)
         data.update(update)
         rewritten = ChatCompletionRequest.model_validate(data)
+        ctx.prompt = PromptUse(name=version.name, version=version.version, label=label, experiment=experiment,
+                               variant=variant or None, user=request_user(ctx, request))
         ctx.decisions["prompt"] = {"name": version.name, "version": version.version, "label": label,
                                    "experiment": experiment, "variant": variant or None}
         ctx.extra_headers["x-mesh-prompt"] = f"{version.name}@v{version.version}"
@@ -88,7 +86,6 @@ class PromptHook(BaseHook):
             ctx.extra_headers["x-mesh-experiment"] = f"{experiment}/{variant}"
             ctx.tags.setdefault("experiment", experiment)
         ctx.tags.setdefault("prompt", f"{version.name}@v{version.version}")
-        ctx.decisions["_prompt_user"] = request_user(ctx, request)
         return rewritten
 
     def _authorise(self, ctx: RequestContext, name: str, route: str) -> None:
@@ -97,15 +94,14 @@ class PromptHook(BaseHook):
             raise PermissionDenied(f"this app may not use the prompt {name!r}", param="model")
 
     def on_complete(self, ctx: RequestContext, outcome: HookOutcome) -> None:
-        prompt = ctx.decisions.get("prompt")
+        prompt = ctx.prompt
         if prompt is None:
             return
-        user = ctx.decisions.pop("_prompt_user", "")
         self.store.record_outcome(Outcome(
-            request_id=ctx.request_id, prompt=prompt["name"], version=prompt["version"], experiment=prompt["experiment"] or "",
-            variant=prompt["variant"] or "", app=ctx.caller.app if ctx.caller else "", user=user, ts=ctx.received_at,
+            request_id=ctx.request_id, prompt=prompt.name, version=prompt.version, experiment=prompt.experiment or "",
+            variant=prompt.variant or "", app=ctx.caller.app if ctx.caller else "", user=prompt.user, ts=ctx.received_at,
             status=outcome.status, latency_ms=round(ctx.elapsed_ms(), 3),
-            cost_usd=cost_usd(self.config, ctx.provider, ctx.model, outcome.usage),
+            cost_usd=float(settled_cost(self.prices, self.config, ctx, outcome.usage)),
         ))
 
 

@@ -103,7 +103,7 @@ def resolve_credential(value: Any, what: str) -> str | None:
             raise UpstreamUnavailable(f"{what}: environment variable {value['env']} is not set")
         return found
     from llm_mesh.aws.secrets import SecretsManagerResolver
-    from llm_mesh.config.schema import SecretRef
+    from llm_mesh.config.base import SecretRef
 
     return SecretsManagerResolver().resolve(SecretRef(secret=value["secret"], field=value.get("field")))
 

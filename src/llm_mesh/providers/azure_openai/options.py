@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from llm_mesh.config.schema import SecretRef
+from llm_mesh.config.base import SecretRef
 
 
 class EntraCredentials(BaseModel):

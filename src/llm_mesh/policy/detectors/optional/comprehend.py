@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from llm_mesh.policy.detectors.optional import RemoteDetector
+from llm_mesh.policy.detectors.optional.remote import RemoteDetector
 
 
 class ComprehendPiiDetector(RemoteDetector):
