@@ -40,13 +40,36 @@ UPSTREAM_MODEL = "gpt-4o-mini"
 ROUTE = "bench"
 UPSTREAM_KEY_ENV = "BENCH_UPSTREAM_KEY"
 PROMPT = "Say hello to the overhead benchmark in a few words"
+# --policy-path: a 1.6 KB support message with PII in it, so redaction and restore do real work.
+POLICY_PROMPT = (
+    "Hello, I am writing about order 88-2231 placed last week. My name is Jane Doe and you can reach me at "
+    "jane.doe@example.com or on +1 415 555 0134. The parcel arrived with the outer box crushed and two of the "
+    "six glasses broken; the remaining four look fine but one has a chip on the rim. I would like a replacement "
+    "for the broken ones rather than a refund, if that is possible, and I am happy to send photos of the damage. "
+) * 4
+POLICY_PROMPT = POLICY_PROMPT[:1600]
 
 
 # ------------------------------------------------------------------ how the mesh is set up (adjust here)
 
 
-def mesh_config(upstream_base_url: str) -> dict[str, Any]:
-    """The mesh.yaml for the run: one openai-kind provider pointing at the fake, one route, one app."""
+def mesh_config(upstream_base_url: str, policy_path: bool = False) -> dict[str, Any]:
+    """The mesh.yaml for the run: one openai-kind provider pointing at the fake, one route, one app.
+    ``policy_path``: the full governed path as well: a PII redact policy (restore on), the injection
+    screen, the cost ledger with a hard budget that never trips, and the audit trail (on by default)."""
+    config = _bare_config(upstream_base_url)
+    if policy_path:
+        config["policies"] = {"pii": {"default_action": "redact", "restore_output": True}}
+        config["governance"] = {"bindings": {"default": "pii"}, "injection": {"action": "flag"}}
+        config["costs"] = {"ledger": True, "budgets": [
+            {"name": "bench-hard", "scope": "app", "match": "bench", "limit_usd": "1000000", "period": "month",
+             "mode": "hard"}]}
+        config["models"] = {"bench-priced": {"provider": "fake", "model": UPSTREAM_MODEL,
+                                             "prices": {"input": "0.15", "output": "0.60"}}}
+    return config
+
+
+def _bare_config(upstream_base_url: str) -> dict[str, Any]:
     return {
         "providers": {
             "fake": {"kind": "openai", "base_url": upstream_base_url, "api_key": {"env": UPSTREAM_KEY_ENV}},
@@ -150,12 +173,12 @@ def wait_healthy(url: str, child: Child, timeout: float = 60) -> None:
     raise RuntimeError(f"{child.name} not healthy after {timeout}s:\n{child.tail()}")
 
 
-def start_mesh(workdir: Path, upstream_base_url: str) -> tuple[Child, str, str]:
+def start_mesh(workdir: Path, upstream_base_url: str, policy_path: bool = False) -> tuple[Child, str, str]:
     """Returns (process, base_url ending in /v1, api key)."""
     import yaml
 
     config_file = workdir / "mesh.yaml"
-    config_file.write_text(yaml.safe_dump(mesh_config(upstream_base_url), sort_keys=False))
+    config_file.write_text(yaml.safe_dump(mesh_config(upstream_base_url, policy_path), sort_keys=False))
     env = dict(os.environ, **{UPSTREAM_KEY_ENV: "sk-bench-upstream"})
     env.pop("MESH_CONFIG", None)
     key = create_mesh_key(workdir, config_file, env)
@@ -258,8 +281,11 @@ class Samples:
             self.error_examples.append(text[:300])
 
 
+ACTIVE_PROMPT = [PROMPT]  # set once by main() from --policy-path
+
+
 def body_for(target: Target, stream: bool) -> bytes:
-    payload: dict[str, Any] = {"model": target.model, "messages": [{"role": "user", "content": PROMPT}],
+    payload: dict[str, Any] = {"model": target.model, "messages": [{"role": "user", "content": ACTIVE_PROMPT[0]}],
                                "max_tokens": 32}
     if stream:
         payload["stream"] = True
@@ -412,6 +438,15 @@ async def run(args: argparse.Namespace, direct_url: str, mesh_url: str, mesh_key
     modes = {"no": [False], "only": [True], "both": [False, True]}[args.stream]
     report: dict[str, Any] = {}
     try:
+        # The very first request after start (a fresh mesh): imports, encoder and engines not yet warm.
+        first = {}
+        for target in targets:
+            started = time.perf_counter()
+            await one_request(target, 0, body_for(target, False), False, None)
+            first[target.name] = round((time.perf_counter() - started) * 1000, 3)
+        report["first_request_ms"] = first
+        print(f"first request after start: direct {first['direct']:.2f} ms, {mesh_label} {first['mesh']:.2f} ms "
+              f"(added {first['mesh'] - first['direct']:+.2f} ms)", flush=True)
         for concurrency, stream in [(c, s) for c in args.concurrency for s in modes]:
             mode = f"{'stream' if stream else 'plain'}/c{concurrency}"
             results = await measure(targets, requests=args.requests, concurrency=concurrency,
@@ -451,8 +486,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mesh-key", default=None, help="API key for --mesh-url")
     parser.add_argument("--mesh-model", default=ROUTE, help="route name to call on --mesh-url")
     parser.add_argument("--upstream-url", default=None, help="with --mesh-url: the fake upstream the mesh calls")
+    parser.add_argument("--policy-path", action="store_true",
+                        help="the full governed path: PII redact policy, injection screen, ledger, hard budget, audit; 1.6 KB prompt")
     parser.add_argument("--max-seconds", type=float, default=600, help="abort the whole run after this")
     args = parser.parse_args(argv)
+    if args.policy_path:
+        ACTIVE_PROMPT[0] = POLICY_PROMPT
     if args.requests < args.rounds or min(args.concurrency) < 1:
         parser.error("--requests must be at least --rounds, --concurrency at least 1")
 
@@ -480,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
                 key, label = "sk-twin", "fake2"
                 args.mesh_model = UPSTREAM_MODEL
             else:
-                mesh, mesh_url, key = start_mesh(workdir, direct_url)
+                mesh, mesh_url, key = start_mesh(workdir, direct_url, args.policy_path)
                 children.append(mesh)
                 label = "mesh"
         print(f"direct: {direct_url}   {label}: {mesh_url}   concurrency {args.concurrency}, "

@@ -49,7 +49,7 @@ def policy() -> None:
 def policy_test(text: str, app_name: str | None, route: str | None, policy_name: str | None, as_json: bool, config_file: str | None) -> None:
     """Show what the policy would do to TEXT: findings (type, span, action) and the rewritten text."""
     from llm_mesh.policy.actions import PolicyBlocked
-    from llm_mesh.policy.hook import run_policies
+    from llm_mesh.policy.redact_service import run_policies
 
     if text == "-":
         text = sys.stdin.read()

@@ -24,7 +24,8 @@ from llm_mesh.http.identity import inbound_identity
 from llm_mesh.identity import Authenticator, Caller
 from llm_mesh.policy.engine import PolicyEngine
 from llm_mesh.policy.governance import governance_of
-from llm_mesh.policy.hook import bound_policies, build_alert_sink, build_engines, policies_for_caller, run_policies
+from llm_mesh.policy.hook import bound_policies, build_alert_sink, build_engines
+from llm_mesh.policy.redact_service import policies_for_caller, run_policies
 
 MAX_TEXTS = 256
 
