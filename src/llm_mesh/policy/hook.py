@@ -44,7 +44,7 @@ from llm_mesh.policy.injection import InjectionDetector
 from llm_mesh.policy.output_filter import OutputBlocked, RequestState, filter_completion, filter_stream  # noqa: F401  (OutputBlocked: part of the hook's surface)
 from llm_mesh.policy.redact_service import classification_of
 from llm_mesh.policy.redactor import RedactionVault
-from llm_mesh.policy.text_slots import _message_texts, _rebuild
+from llm_mesh.policy.text_slots import _message_texts, _rebuild, field_texts, rebuild_fields
 from llm_mesh.policy.residency import ResidencyPolicy
 from llm_mesh.wire.openai_chat import (
     ChatCompletion,
@@ -237,7 +237,12 @@ class PolicyHook(BaseHook):
         context = self._alert_context(ctx, route)
         vault = RedactionVault()
         texts, slots = _message_texts(request)
-        new, decisions = self._apply(ctx, engines, texts, vault, context)
+        # Everything else that leaves with the request (user, stop, names, tool schemas, response
+        # schemas, image URLs, extra fields) meets the app's and route's policies too.
+        data, fields = field_texts(request) if engines else ({}, [])
+        field_old = [text for _, text in fields]
+        new, decisions = self._apply(ctx, engines, texts + field_old, vault, context)
+        new, field_new = new[: len(texts)], new[len(texts):]
         if kb_engines and retrieved:
             only = [k for k, slot in enumerate(slots) if slot[0] in retrieved]
             new, more = self._apply(ctx, kb_engines, new, vault, context, only)
@@ -251,6 +256,9 @@ class PolicyHook(BaseHook):
         )
         if decisions.total:
             ctx.extra_headers["x-mesh-policy"] = ",".join(f"{t}={n}" for t, n in decisions.entity_counts().items())
+        field_edits = [(path, after) for (path, before), after in zip(fields, field_new) if after != before]
+        if field_edits:
+            request = rebuild_fields(data, field_edits)  # the message slots are indexed the same way
         return _rebuild(request, slots, texts, new)
 
     async def before_embeddings(self, ctx: RequestContext, request: EmbeddingsRequest) -> EmbeddingsRequest:

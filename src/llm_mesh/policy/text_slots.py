@@ -56,3 +56,56 @@ def _rebuild(request: ChatCompletionRequest, slots: list[tuple[int, str, int]], 
                 update["tool_calls"] = calls
         messages[i] = message.model_copy(update=update)
     return request.model_copy(update={"messages": messages})
+
+
+# ----------------------------------------------------------------------------- fields outside message text
+
+# Keys whose values are protocol words, not text anyone wrote: never scanned.
+_PROTOCOL_KEYS = frozenset({"model", "type", "role", "detail", "format", "$ref", "$schema", "pattern", "strict",
+                            "stream", "additionalProperties"})
+# Keys that hold base64 payloads (files, audio): scanning them finds noise, not PII.
+_PAYLOAD_KEYS = frozenset({"file_data", "data"})
+
+FieldPath = tuple[Any, ...]
+
+
+def _is_message_text(path: FieldPath) -> bool:
+    """Message text and tool-call arguments: the typed slots above already cover them."""
+    if len(path) < 3 or path[0] != "messages":
+        return False
+    tail = path[2:]
+    return (tail == ("content",) or (len(tail) == 3 and tail[0] == "content" and tail[2] == "text")
+            or (len(tail) == 4 and tail[0] == "tool_calls" and tail[2:] == ("function", "arguments")))
+
+
+def _walk(value: Any, path: FieldPath, out: list[tuple[FieldPath, str]]) -> None:
+    if isinstance(value, str):
+        if value and not value.startswith("data:") and not _is_message_text(path):
+            out.append((path, value))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key not in _PROTOCOL_KEYS and key not in _PAYLOAD_KEYS:
+                _walk(item, path + (key,), out)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _walk(item, path + (index,), out)
+
+
+def field_texts(request: ChatCompletionRequest) -> tuple[dict[str, Any], list[tuple[FieldPath, str]]]:
+    """Every other string that leaves the mesh with the request: ``user``, ``stop``, metadata,
+    message names, refusals, tool-call ids and names, image URLs, file names, tool
+    descriptions and JSON schemas, ``response_format`` schemas, and any extra field a
+    client sent. Returns the request as a dict (for rebuilding) and (path, text) pairs."""
+    data = request.model_dump(by_alias=True, exclude_none=True)
+    found: list[tuple[FieldPath, str]] = []
+    _walk(data, (), found)
+    return data, found
+
+
+def rebuild_fields(data: dict[str, Any], edits: list[tuple[FieldPath, str]]) -> ChatCompletionRequest:
+    for path, text in edits:
+        target: Any = data
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = text
+    return ChatCompletionRequest.model_validate(data)

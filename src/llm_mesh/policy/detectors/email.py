@@ -67,6 +67,11 @@ class EmailDetector:
                     # the run of local-part characters is longer than 64: not an address
                     at = text.find("@", at + 1)
                     continue
+                # inside a URL (a path or query before the @), the address starts after the last
+                # separator: https://host/u/jane@x.com, ...?owner=jane@x.com
+                cut = max(text.rfind(sep, start, at) for sep in "/?#&=")
+                if cut != -1 and any(sep in text[start:at] for sep in "/?#"):
+                    start = cut + 1
                 # local part cannot begin with a dot or with quote-like punctuation
                 while start < at and text[start] in "." + _ENTITY_BOUNDARY:
                     start += 1
