@@ -29,6 +29,7 @@ also apply to those messages, and injection screening covers them when
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Iterable, Mapping, Sequence
@@ -54,6 +55,22 @@ from llm_mesh.wire.openai_chat import (
 from llm_mesh.wire.openai_embeddings import EmbeddingsRequest
 
 logger = logging.getLogger("llm_mesh.policy")
+
+# Above this many characters of text a request is screened on a worker thread (≈ 1 ms of scanning).
+OFFLOAD_CHARS = 32_000
+
+
+def _text_chars(request: ChatCompletionRequest) -> int:
+    total = 0
+    for message in request.messages:
+        content = message.content
+        if isinstance(content, str):
+            total += len(content)
+        elif content:
+            total += sum(len(getattr(part, "text", None) or "") for part in content)
+        for call in getattr(message, "tool_calls", None) or ():
+            total += len(call.function.arguments)
+    return total
 
 class PromptInjectionBlocked(InvalidRequest):
     code = "prompt_injection"
@@ -219,6 +236,14 @@ class PolicyHook(BaseHook):
         return texts, total
 
     async def before_chat(self, ctx: RequestContext, request: ChatCompletionRequest) -> ChatCompletionRequest | ChatCompletion:
+        # Scanning is CPU work that grows with the prompt: a large one is screened on a worker
+        # thread so it cannot freeze the event loop (and every other request, /health included).
+        if _text_chars(request) > OFFLOAD_CHARS:
+            return await asyncio.to_thread(self.screen, ctx, request)
+        return self.screen(ctx, request)
+
+    def screen(self, ctx: RequestContext, request: ChatCompletionRequest) -> ChatCompletionRequest:
+        """The screen stage on one chat request: injection, bound policies, residency."""
         app = ctx.caller.app if ctx.caller else ""
         route = ctx.route or request.model
         retrieval = ctx.retrieval
@@ -262,6 +287,13 @@ class PolicyHook(BaseHook):
         return _rebuild(request, slots, texts, new)
 
     async def before_embeddings(self, ctx: RequestContext, request: EmbeddingsRequest) -> EmbeddingsRequest:
+        if isinstance(request.input, list) and sum(len(t) for t in request.input if isinstance(t, str)) > OFFLOAD_CHARS:
+            return await asyncio.to_thread(self.screen_embeddings, ctx, request)
+        if isinstance(request.input, str) and len(request.input) > OFFLOAD_CHARS:
+            return await asyncio.to_thread(self.screen_embeddings, ctx, request)
+        return self.screen_embeddings(ctx, request)
+
+    def screen_embeddings(self, ctx: RequestContext, request: EmbeddingsRequest) -> EmbeddingsRequest:
         app = ctx.caller.app if ctx.caller else ""
         route = ctx.route or request.model
         engines = self.engines_for(app, route)
