@@ -142,12 +142,7 @@ async def call_model(
     if temperature is not None:
         body["temperature"] = temperature
     request = ChatCompletionRequest.model_validate(body)
-    try:
-        completion = await env.service.chat(ctx, request)
-    except MeshError as error:
-        env.service.record(ctx, error.status, error=error)
-        raise
-    env.service.record(ctx, 200, completion.usage, completion=completion)
+    completion = await env.service.chat(ctx, request)  # recorded by the service (ledger, log, audit)
     return completion, ctx, _cost(env, ctx, completion.usage)
 
 

@@ -78,6 +78,7 @@ class RequestContext:
     # --- settle, observe
     cost_usd: Decimal | None = None  # the one settled price of the request (settle stage)
     audit_capture: Any = None  # what the audit stage keeps of the request and answer for an encrypted payload
+    recorded: bool = False  # the request was recorded (ledger, log, audit): exactly once, by the service
     extra_headers: dict[str, str] = field(default_factory=dict)  # response headers stages add (cost, cache, sources...)
     decisions: dict[str, Any] = field(default_factory=dict)  # value-free decisions: the audit record's content only
 

@@ -17,6 +17,7 @@ from typing import AsyncIterator, Awaitable, Callable, Sequence, TypeVar
 from llm_mesh.config.schema import MeshConfig
 from llm_mesh.errors import (
     ContextLengthExceeded,
+    InternalError,
     MeshError,
     ModelNotFound,
     PermissionDenied,
@@ -239,6 +240,16 @@ class MeshService:
         return request, None, tuple(ran)
 
     async def chat(self, ctx: RequestContext, request: ChatCompletionRequest) -> ChatCompletion:
+        """Answer a chat request; the request is recorded (ledger, log, audit) whatever happens."""
+        try:
+            completion = await self._chat(ctx, request)
+        except MeshError as error:
+            self.record(ctx, error.status, error=error)
+            raise
+        self.record(ctx, 200, completion.usage, completion=completion)
+        return completion
+
+    async def _chat(self, ctx: RequestContext, request: ChatCompletionRequest) -> ChatCompletion:
         request, answer, ran = await self._before_chat(ctx, request)
         if answer is None:
 
@@ -254,7 +265,35 @@ class MeshService:
         return answer
 
     async def open_chat_stream(self, ctx: RequestContext, request: ChatCompletionRequest) -> ChatStream:
-        """Open a stream, failing over until a target yields content."""
+        """Open a stream, failing over until a target yields content. The request is recorded
+        when the stream ends: completed (200), failed (the error's status) or abandoned by the
+        client (499)."""
+        try:
+            opened = await self._open_chat_stream(ctx, request)
+        except MeshError as error:
+            self.record(ctx, error.status, error=error)
+            raise
+        return ChatStream(head=[], rest=self._recorded(ctx, opened.rest), include_usage=opened.include_usage)
+
+    async def _recorded(self, ctx: RequestContext, chunks: AsyncIterator[ChatCompletionChunk]) -> AsyncIterator[ChatCompletionChunk]:
+        usage: Usage | None = None
+        status, failure = 499, None  # 499: the client went away before the end
+        try:
+            async for chunk in chunks:
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                yield chunk
+            status = 200
+        except MeshError as error:
+            status, failure = error.status, error
+            raise
+        except Exception:
+            status, failure = 500, InternalError("the stream failed inside the mesh")
+            raise
+        finally:
+            self.record(ctx, status, usage, failure)
+
+    async def _open_chat_stream(self, ctx: RequestContext, request: ChatCompletionRequest) -> ChatStream:
         ctx.stream = True
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
         request, answer, ran = await self._before_chat(ctx, request)
@@ -316,6 +355,17 @@ class MeshService:
 
     # ------------------------------------------------------------ embeddings
     async def embeddings(self, ctx: RequestContext, request: EmbeddingsRequest) -> EmbeddingsResponse:
+        """Embed; the request is recorded whatever happens."""
+        try:
+            response = await self._embeddings(ctx, request)
+        except MeshError as error:
+            self.record(ctx, error.status, error=error)
+            raise
+        usage = Usage(prompt_tokens=response.usage.prompt_tokens, total_tokens=response.usage.total_tokens)
+        self.record(ctx, 200, usage)
+        return response
+
+    async def _embeddings(self, ctx: RequestContext, request: EmbeddingsRequest) -> EmbeddingsResponse:
         self._apply_tags(ctx, None)
         for hook in self.pipeline.resolvers:
             request = await hook.before_embeddings(ctx, request)
@@ -340,7 +390,12 @@ class MeshService:
         error: MeshError | None = None,
         completion: ChatCompletion | None = None,
     ) -> None:
-        """The request is over: let every hook account for it, then log it."""
+        """The request is over: let every hook account for it, then log it. Exactly once per
+        request: the service records what it answered; the HTTP layer's error handler records
+        what failed before the service saw it (authentication, a malformed body)."""
+        if ctx.recorded:
+            return
+        ctx.recorded = True
         outcome = Outcome(status=status, usage=usage, error=error, completion=completion, served_from_cache=ctx.served_from_cache)
         for hook in self.pipeline.completion_order:  # settle, then observe
             try:

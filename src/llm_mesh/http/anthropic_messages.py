@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import AsyncIterator
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from llm_mesh.errors import MeshError
@@ -19,7 +19,7 @@ from llm_mesh.gateway.context import RequestContext
 from llm_mesh.gateway.service import ChatStream
 from llm_mesh.http.body import read_json
 from llm_mesh.http.coalesce import coalesce
-from llm_mesh.http.identity import inbound_identity
+from llm_mesh.http.request_scope import caller_context
 from llm_mesh.inbound.anthropic import (
     anthropic_error_body,
     parse_messages_request,
@@ -41,26 +41,21 @@ def mount(app: FastAPI, runtime: MeshRuntime) -> None:
     service = runtime.service
     limit = runtime.config.server.max_body_bytes
 
+    caller = caller_context("messages", allow_x_api_key=True, renderer=_error)  # Anthropic's error shape
+
     @app.post("/v1/messages")
-    async def messages(request: Request) -> Response:
-        ctx = RequestContext(endpoint="messages", headers=request.headers)
-        try:
-            service.authenticate(ctx, inbound_identity(request, runtime.home, allow_x_api_key=True))
-            anthropic_request, canonical = parse_messages_request(await read_json(request, limit))
-            if canonical.stream:
-                # Anthropic streams always report usage; ask for it upstream too.
-                canonical = canonical.model_copy(update={"stream_options": StreamOptions(include_usage=True)})
-                stream = await service.open_chat_stream(ctx, canonical)
-                return StreamingResponse(
-                    coalesce(_events(ctx, stream, anthropic_request.model)),
-                    media_type="text/event-stream",
-                    headers={**ctx.response_headers(), "cache-control": "no-cache"},
-                )
-            completion = await service.chat(ctx, canonical)
-        except MeshError as error:
-            service.record(ctx, error.status, error=error)
-            return _error(error, ctx)
-        service.record(ctx, 200, completion.usage, completion=completion)
+    async def messages(request: Request, ctx: RequestContext = Depends(caller)) -> Response:
+        anthropic_request, canonical = parse_messages_request(await read_json(request, limit))
+        if canonical.stream:
+            # Anthropic streams always report usage; ask for it upstream too.
+            canonical = canonical.model_copy(update={"stream_options": StreamOptions(include_usage=True)})
+            stream = await service.open_chat_stream(ctx, canonical)
+            return StreamingResponse(
+                coalesce(_events(ctx, stream, anthropic_request.model)),
+                media_type="text/event-stream",
+                headers={**ctx.response_headers(), "cache-control": "no-cache"},
+            )
+        completion = await service.chat(ctx, canonical)
         return JSONResponse(to_anthropic_message(completion, anthropic_request.model), headers=ctx.response_headers())
 
     async def _events(ctx: RequestContext, stream: ChatStream, model: str) -> AsyncIterator[bytes]:

@@ -14,16 +14,17 @@ import time
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llm_mesh.errors import InternalError, MeshError, NotFound
-from llm_mesh.gateway.context import RequestContext, new_request_id
+from llm_mesh.gateway.context import RequestContext
 from llm_mesh.gateway.service import ChatStream
 from llm_mesh.http.body import read_json, validate
 from llm_mesh.http.coalesce import coalesce
 from llm_mesh.http.identity import inbound_identity
+from llm_mesh.http.request_scope import caller_context, mesh_error_handler, openai_error
 from llm_mesh.providers.sse import DONE_FRAME
 from llm_mesh.runtime import MeshRuntime
 from llm_mesh.wire.openai_chat import ChatCompletionRequest, Usage
@@ -34,13 +35,7 @@ logger = logging.getLogger("llm_mesh.http")
 JSON_HEADERS = {"content-type": "application/json"}
 
 
-def error_response(error: MeshError, ctx: RequestContext | None = None) -> JSONResponse:
-    headers = dict(error.headers)
-    if ctx is not None:
-        headers.update(ctx.response_headers())
-    else:
-        headers["x-mesh-request-id"] = new_request_id()
-    return JSONResponse(error.to_body(), status_code=error.status, headers=headers)
+error_response = openai_error  # the name other routers import
 
 
 def _json(content: bytes, ctx: RequestContext) -> Response:
@@ -80,6 +75,7 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
         return error_response(error)
 
     app.add_exception_handler(Exception, _unhandled)
+    app.add_exception_handler(MeshError, mesh_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
 
     # ---------------------------------------------------------------- health
@@ -117,25 +113,17 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
 
     # ---------------------------------------------------------------- chat
     @app.post("/v1/chat/completions", openapi_extra=_json_body(ChatCompletionRequest, "/v1/chat/completions"))
-    async def chat_completions(request: Request) -> Response:
-        ctx = RequestContext(endpoint="chat.completions", headers=request.headers)
-        try:
-            service.authenticate(ctx, inbound_identity(request, runtime.home))
-            chat_request = validate(ChatCompletionRequest, await read_json(request, limit))
-            if chat_request.stream:
-                stream = await service.open_chat_stream(ctx, chat_request)
-                return StreamingResponse(
-                    coalesce(_sse_chat(ctx, stream)),
-                    media_type="text/event-stream",
-                    headers={**ctx.response_headers(), "cache-control": "no-cache", "x-accel-buffering": "no"},
-                )
-            completion = await service.chat(ctx, chat_request)
-        except MeshError as error:
-            service.record(ctx, error.status, error=error)
-            return error_response(error, ctx)
-        content = completion.model_dump_json(exclude_none=True).encode()
-        service.record(ctx, 200, completion.usage, completion=completion)
-        return _json(content, ctx)
+    async def chat_completions(request: Request, ctx: RequestContext = Depends(caller_context("chat.completions"))) -> Response:
+        chat_request = validate(ChatCompletionRequest, await read_json(request, limit))
+        if chat_request.stream:
+            stream = await service.open_chat_stream(ctx, chat_request)
+            return StreamingResponse(
+                coalesce(_sse_chat(ctx, stream)),
+                media_type="text/event-stream",
+                headers={**ctx.response_headers(), "cache-control": "no-cache", "x-accel-buffering": "no"},
+            )
+        completion = await service.chat(ctx, chat_request)
+        return _json(completion.model_dump_json(exclude_none=True).encode(), ctx)
 
     async def _sse_chat(ctx: RequestContext, stream: ChatStream) -> AsyncIterator[bytes]:
         usage: Usage | None = None
@@ -159,21 +147,15 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
             status = 500
             yield b"data: " + _error_json(failure) + b"\n\n"
         finally:
+            # The service records the stream's end itself; this covers a client that left mid-stream
+            # before the service's iterator was finalised (record is once per request).
             service.record(ctx, status, usage, failure)
 
     # ---------------------------------------------------------------- embeddings
     @app.post("/v1/embeddings", openapi_extra=_json_body(EmbeddingsRequest, "/v1/embeddings"))
-    async def embeddings(request: Request) -> Response:
-        ctx = RequestContext(endpoint="embeddings", headers=request.headers)
-        try:
-            service.authenticate(ctx, inbound_identity(request, runtime.home))
-            embeddings_request = validate(EmbeddingsRequest, await read_json(request, limit))
-            response = await service.embeddings(ctx, embeddings_request)
-        except MeshError as error:
-            service.record(ctx, error.status, error=error)
-            return error_response(error, ctx)
-        usage = Usage(prompt_tokens=response.usage.prompt_tokens, total_tokens=response.usage.total_tokens)
-        service.record(ctx, 200, usage)
+    async def embeddings(request: Request, ctx: RequestContext = Depends(caller_context("embeddings"))) -> Response:
+        embeddings_request = validate(EmbeddingsRequest, await read_json(request, limit))
+        response = await service.embeddings(ctx, embeddings_request)
         return _json(response.model_dump_json().encode(), ctx)
 
     for extension in _extensions():

@@ -39,14 +39,7 @@ def month_start(now: float) -> float:
 def _service_embedder(runtime: MeshRuntime) -> Any:
     async def embed(ctx: RequestContext, route: str, text: str) -> list[float]:
         inner = RequestContext(endpoint="embeddings.cache", caller=ctx.caller, tags=dict(ctx.tags))
-        status, error = 200, None
-        try:
-            response = await runtime.service.embeddings(inner, EmbeddingsRequest(model=route, input=text))
-        except MeshError as exc:
-            status, error = exc.status, exc
-            raise
-        finally:
-            runtime.service.record(inner, status, error=error)
+        response = await runtime.service.embeddings(inner, EmbeddingsRequest(model=route, input=text))  # recorded
         return list(response.data[0].embedding)  # type: ignore[arg-type]
 
     return embed
