@@ -30,12 +30,12 @@ from llm_mesh.cost.config import CostConfig, RouteCacheConfig
 from llm_mesh.cost.metrics import MetricsSink, NullMetricsSink, RequestMetrics
 from llm_mesh.cost.prices import CostBreakdown, Metered, PriceTable, quantize
 from llm_mesh.cost.ratelimit import RateLimiter, TokenHold
+from llm_mesh.cost.request_bound import chat_input_bound, embeddings_input_bound
 from llm_mesh.errors import InvalidRequest, MeshError
 from llm_mesh.gateway.context import RequestContext
 from llm_mesh.gateway.hooks import BaseHook, Outcome
 from llm_mesh.gateway.stages import Stage
 from llm_mesh.stores.interfaces import CostRecord
-from llm_mesh.tokens import count_messages, count_text
 from llm_mesh.wire.openai_chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 from llm_mesh.wire.openai_embeddings import EmbeddingsRequest
 
@@ -242,7 +242,8 @@ class CostHook(BaseHook):
             if hit is not None:
                 return hit
         if self.limits is not None or self.budgets is not None:
-            self._admit(ctx, state, request.model, count_messages(request.messages), self._max_output(request.model, request))
+            # the bound counts everything sent (tools, schemas, images, names), never only message text
+            self._admit(ctx, state, request.model, chat_input_bound(request), self._max_output(request.model, request))
         return request
 
     async def after_chat(self, ctx: RequestContext, request: ChatCompletionRequest, completion: ChatCompletion) -> ChatCompletion:
@@ -277,8 +278,7 @@ class CostHook(BaseHook):
         texts = [request.input] if isinstance(request.input, str) else [t for t in request.input if isinstance(t, str)]
         state.texts = texts
         if self.limits is not None or self.budgets is not None:
-            tokens = sum(count_text(t) for t in texts) or len(request.input)
-            self._admit(ctx, state, request.model, tokens, 0)
+            self._admit(ctx, state, request.model, embeddings_input_bound(request), 0)
         return request
 
     # ------------------------------------------------------------ accounting
