@@ -89,8 +89,12 @@ def test_hard_budget_across_instances(make_stores):
     errors: list[BaseException] = []
 
     def instance(number: int) -> None:
-        stores = make_stores()
-        runtime = build_runtime(CONFIG, stores, EnvSecretResolver({}), _NoAuth(), background_log=False)
+        try:
+            stores = make_stores()
+            runtime = build_runtime(CONFIG, stores, EnvSecretResolver({}), _NoAuth(), background_log=False)
+        except BaseException as exc:  # surfaced below, never a silently missing instance
+            errors.append(exc)
+            return
         service = runtime.service
 
         async def one(i: int) -> str:

@@ -37,6 +37,16 @@ def test_subjects_and_periods():
     assert period(budget(period="day"), NOW)[0] == "2026-11-30"
 
 
+def test_a_tag_budget_with_apps_is_neither_drained_by_others_nor_escaped_by_its_own():
+    pilot = budget(scope="tag", match="project=pilot", apps=["bot"])
+    assert subject(pilot, "intruder", None, {"project": "pilot"}) is None  # cannot drain another tenant's budget
+    assert subject(pilot, "bot", None, {}) == "project=pilot"  # cannot escape by leaving the tag off
+    assert subject(pilot, "bot", None, {"project": "pilot"}) == "project=pilot"
+    assert subject(pilot, "bot", None, {"project": "elsewhere"}) is None
+    every = budget(scope="tag", match="project=*", apps=["bot"])
+    assert subject(every, "bot", None, {"project": "x"}) == "project=x" and subject(every, "other", None, {"project": "x"}) is None
+
+
 class _Down:
     def reserve(self, *args):
         raise ConnectionError("store down")

@@ -65,6 +65,11 @@ def subject(budget: BudgetConfig, app: str, team: str | None, tags: Mapping[str,
             return None
         return team if budget.match in ("*", team) else None
     key, _, value = budget.match.partition("=")
+    if budget.apps is not None:
+        if app not in budget.apps:
+            return None  # a tag is a client's claim: it cannot reach another tenant's budget
+        if key not in tags and value != "*":
+            return budget.match  # a governed app cannot escape by leaving the tag off
     if key not in tags:
         return None
     if value == "*":

@@ -88,6 +88,11 @@ class BudgetConfig(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
     scope: Literal["app", "team", "tag", "global"] = "app"
     match: str = Field(default="*", description="app or team name, or 'key=value' for a tag; '*' for every one")
+    apps: list[str] | None = Field(
+        default=None,
+        description="tag budgets: the apps whose spend this budget governs. Another app sending the tag cannot "
+                    "draw on it, and a listed app is charged to it even when it leaves the tag off",
+    )
     period: Literal["day", "month"] = "month"
     limit_usd: str
     mode: Literal["hard", "soft"] = "hard"

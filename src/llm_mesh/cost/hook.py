@@ -148,9 +148,12 @@ class CostHook(BaseHook):
         if self.budgets is not None:
             price_in, price_out = self._route_prices(route, now)
             worst = (Decimal(prompt_tokens) * self.margin * price_in + Decimal(max_output) * price_out) / 1_000_000
-            team, _ = self._team(app)
+            team, project = self._team(app)
+            # The app's configured project is authoritative: a client cannot move its spend to
+            # another project's budget by sending a different project tag.
+            tags = {**ctx.tags, "project": project} if project else ctx.tags
             try:
-                state.holds = self.budgets.reserve(app, team, ctx.tags, to_nano(worst) + 1, now)
+                state.holds = self.budgets.reserve(app, team, tags, to_nano(worst) + 1, now)
             except BaseException:
                 if self.limits is not None:
                     self.limits.release(state.token_holds)
