@@ -86,6 +86,23 @@ class FleetSection(_Strict):
         problems = [f"fleet.traffic.{name}: unknown fleet model" for name in self.traffic if name not in self.models]
         if self.models and not self.pools:
             problems.append("fleet.pools: at least one pool is needed to host fleet.models")
+        problems.extend(self._unknown_instance_types())
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _unknown_instance_types(self) -> list[str]:
+        from llm_mesh.fleet.catalogue import load_catalogue
+
+        try:
+            known = load_catalogue(self.catalogue).instances
+        except (OSError, ValueError, KeyError) as exc:
+            return [f"fleet.catalogue: cannot read {self.catalogue!r}: {exc}"]
+        problems = []
+        for name, pool in self.pools.items():
+            overrides = (pool.gpus, pool.gpu_memory_gib, pool.bandwidth_gb_s, pool.fp16_tflops, pool.price_per_hour)
+            if pool.instance_type not in known and None in overrides:
+                problems.append(f"fleet.pools.{name}.instance_type: {pool.instance_type!r} is not in the catalogue "
+                                f"(known: {', '.join(sorted(known))}); or give gpus, gpu_memory_gib, bandwidth_gb_s, "
+                                "fp16_tflops and price_per_hour")
+        return problems
