@@ -99,11 +99,29 @@ def pool_choices(shapes: dict[str, dict[str, CopyShape]], specs: dict[str, Insta
     return choices
 
 
+def _decreasing(items: list[CopyItem]) -> list[CopyItem]:
+    return sorted(items, key=lambda i: (-i.tp, -i.memory_bytes, i.model, i.index))
+
+
 def pack_heuristic(items: list[CopyItem], pool: str, spec: InstanceSpec, fleet: FleetSection) -> list[tuple[CopyItem, int, tuple[int, ...], str]] | None:
-    """First-fit-decreasing with best fit; None when the pool's max_instances is too few."""
+    """First-fit-decreasing with best fit, then a balanced repacking into fewer instances if one
+    exists (best fit can strand the spread copies); None when max_instances is too few."""
+    packed = _best_fit(items, pool, spec, fleet)
+    if packed is None:
+        return None
+    used = 1 + max((instance for _, instance, _, _ in packed), default=-1)
+    floor = max(1, math.ceil(gpus_needed_lower_bound(items, spec, fleet) / spec.gpus))
+    for count in range(floor, used):
+        balanced = _balanced(items, pool, spec, fleet, count)
+        if balanced is not None:
+            return balanced
+    return packed
+
+
+def _best_fit(items, pool, spec, fleet):  # type: ignore[no-untyped-def]
     instances: list[InstanceState] = []
     result = []
-    for item in sorted(items, key=lambda i: (-i.tp, -i.memory_bytes, i.model, i.index)):
+    for item in _decreasing(items):
         best = None
         for index, instance in enumerate(instances):
             for gpus in gpu_choices(instance, item, fleet.memory_headroom, fleet.max_gpu_utilisation):
@@ -114,7 +132,10 @@ def pack_heuristic(items: list[CopyItem], pool: str, spec: InstanceSpec, fleet: 
             if len(instances) >= fleet.pools[pool].max_instances:
                 return None
             instances.append(new_instance(pool, spec))
-            best = (0.0, len(instances) - 1, gpu_choices(instances[-1], item, fleet.memory_headroom, fleet.max_gpu_utilisation)[0])
+            fresh = gpu_choices(instances[-1], item, fleet.memory_headroom, fleet.max_gpu_utilisation)
+            if not fresh:
+                return None
+            best = (0.0, len(instances) - 1, fresh[0])
             apart = " (kept apart from its other copies for availability)" if item.spread and item.index else ""
             why = f"opened {pool} instance {len(instances) - 1}: no open instance had room{apart}"
         else:
@@ -122,6 +143,25 @@ def pack_heuristic(items: list[CopyItem], pool: str, spec: InstanceSpec, fleet: 
             why = f"best fit beside {', '.join(tenants)}" if tenants else "best fit on a free GPU of an open instance"
         place(instances[best[1]], item, best[2])
         result.append((item, best[1], best[2], why))
+    return result
+
+
+def _balanced(items, pool, spec, fleet, count: int):  # type: ignore[no-untyped-def]
+    """Worst fit into ``count`` open instances: each copy on the emptiest GPU where it fits."""
+    instances = [new_instance(pool, spec) for _ in range(count)]
+    result = []
+    for item in _decreasing(items):
+        options = [(sum(inst.gpus[g].memory_used for g in gpus), index, gpus)
+                   for index, inst in enumerate(instances)
+                   for gpus in gpu_choices(inst, item, fleet.memory_headroom, fleet.max_gpu_utilisation)]
+        if not options:
+            return None
+        used, index, gpus = min(options)
+        tenants = sorted({t.model for g in gpus for t in instances[index].gpus[g].tenants})
+        why = (f"balanced over {count} {pool} instances: beside {', '.join(tenants)}" if tenants
+               else f"balanced over {count} {pool} instances: emptiest GPU")
+        place(instances[index], item, gpus)
+        result.append((item, index, gpus, why))
     return result
 
 

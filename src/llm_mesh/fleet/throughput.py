@@ -126,13 +126,17 @@ def _shape_at(model: FleetModel, traffic: TrafficEntry, spec: InstanceSpec, flee
     prefill_s = 2 * parameters(model) * traffic.prompt_tokens / (tp * spec.fp16_tflops * 1e12 * fleet.compute_efficiency)
     demand = concurrency(model, traffic)
     copies = max(model.min_copies, math.ceil(demand / capacity))
-    load = max(1.0, demand / copies) if copies else 1.0
-    step = _step_s(weights, load, ctx, kv, tp, spec, eff)
+    while True:  # add copies until each one's bandwidth load leaves the GPU its headroom
+        load = max(1.0, demand / copies) if copies else 1.0
+        step = _step_s(weights, load, ctx, kv, tp, spec, eff)
+        tokens_demand = traffic.requests_per_s * traffic.completion_tokens / copies if copies else 0.0
+        utilisation = tokens_demand * step / load
+        if utilisation <= fleet.max_gpu_utilisation or copies >= 1000:
+            break
+        copies += 1
     ttft = prefill_s + step
-    if ttft * 1000 > model.latency.ttft_p95_ms:
+    if ttft * 1000 > model.latency.ttft_p95_ms or utilisation > fleet.max_gpu_utilisation:
         return None
-    tokens_demand = traffic.requests_per_s * traffic.completion_tokens / copies if copies else 0.0
-    utilisation = min(1.0, tokens_demand * step / load)
     memory = min(usable, weights + max(load * ctx, model.max_context) * kv)
     why = (f"tp={tp}: {weights / GB:.1f} GB weights + KV {kv / 1e6:.2f} MB/token; a copy holds {capacity} sequences "
            f"(memory {by_memory:.0f}, latency {by_latency:.0f}); {demand:.1f} concurrent -> {copies} copies, "
