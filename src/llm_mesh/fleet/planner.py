@@ -92,10 +92,18 @@ def cheapest_pool(options: dict[str, CopyShape], specs: dict[str, InstanceSpec])
 
 
 def pool_choices(shapes: dict[str, dict[str, CopyShape]], specs: dict[str, InstanceSpec]) -> list[dict[str, str]]:
+    """Starting points for the local search: each model on its cheapest pool per copy; everything on
+    one pool; and every split with the multi-GPU (tp > 1 somewhere) models on one pool, the rest on another."""
     choices = [{m: cheapest_pool(o, specs) for m, o in shapes.items()}]
     for pool in specs:
         if all(pool in options for options in shapes.values()):
             choices.append({m: pool for m in shapes})
+    large = {m for m, options in shapes.items() if any(shape.tp > 1 for shape in options.values())}
+    for big_pool in specs:
+        for small_pool in specs:
+            split = {m: big_pool if m in large else small_pool for m in shapes}
+            if big_pool != small_pool and all(split[m] in shapes[m] for m in shapes):
+                choices.append(split)
     return choices
 
 
@@ -147,16 +155,16 @@ def _best_fit(items, pool, spec, fleet):  # type: ignore[no-untyped-def]
 
 
 def _balanced(items, pool, spec, fleet, count: int):  # type: ignore[no-untyped-def]
-    """Worst fit into ``count`` open instances: each copy on the emptiest GPU where it fits."""
+    """Worst fit into ``count`` open instances: each copy on the emptiest instance, then GPU, where it fits."""
     instances = [new_instance(pool, spec) for _ in range(count)]
     result = []
     for item in _decreasing(items):
-        options = [(sum(inst.gpus[g].memory_used for g in gpus), index, gpus)
+        options = [(sum(1 for g in inst.gpus if g.tenants), sum(inst.gpus[g].memory_used for g in gpus), index, gpus)
                    for index, inst in enumerate(instances)
                    for gpus in gpu_choices(inst, item, fleet.memory_headroom, fleet.max_gpu_utilisation)]
         if not options:
             return None
-        used, index, gpus = min(options)
+        _, _, index, gpus = min(options)
         tenants = sorted({t.model for g in gpus for t in instances[index].gpus[g].tenants})
         why = (f"balanced over {count} {pool} instances: beside {', '.join(tenants)}" if tenants
                else f"balanced over {count} {pool} instances: emptiest GPU")
@@ -171,11 +179,14 @@ def plan_fleet(fleet: FleetSection, profile: Profile | None = None) -> Plan:
     best: Plan | None = None
     for choice in pool_choices(shapes, specs):
         candidate = build_plan(fleet, specs, shapes, choice, pack_heuristic)
-        if candidate is not None and (best is None or candidate.cost_per_hour < best.cost_per_hour - 1e-9):
+        if candidate is None:
+            continue
+        candidate = improve(fleet, specs, shapes, candidate)
+        if best is None or candidate.cost_per_hour < best.cost_per_hour - 1e-9:
             best = candidate
     if best is None:
         raise PlanError("the pools' max_instances are too few for the copies the traffic needs")
-    return improve(fleet, specs, shapes, best)
+    return best
 
 
 def improve(fleet: FleetSection, specs: dict[str, InstanceSpec], shapes: dict[str, dict[str, CopyShape]], plan: Plan) -> Plan:
@@ -195,9 +206,10 @@ def _first_cheaper_move(fleet, specs, shapes, plan):  # type: ignore[no-untyped-
     for placement in plan.placements:
         by_instance.setdefault((placement.pool, placement.instance), set()).add(placement.model)
     groups.extend(frozenset(g) for g in by_instance.values() if len(g) > 1)
+    groups.extend(frozenset(m for m in choice if choice[m] == pool) for pool in specs)
     for group in groups:
         for pool in specs:
-            if all(choice[m] == pool for m in group) or not all(pool in shapes[m] for m in group):
+            if not group or all(choice[m] == pool for m in group) or not all(pool in shapes[m] for m in group):
                 continue
             candidate = build_plan(fleet, specs, shapes, {**choice, **{m: pool for m in group}}, pack_heuristic)
             if candidate is not None and candidate.cost_per_hour < plan.cost_per_hour - 1e-9:
