@@ -5,12 +5,10 @@ from __future__ import annotations
 import pytest
 
 from llm_mesh.fleet.cases import random_fleet
-from llm_mesh.fleet.config import FleetSection
+from llm_mesh.fleet.config import FleetModel, FleetSection, TrafficEntry
 from llm_mesh.fleet.exact import plan_exact
 from llm_mesh.fleet.planner import PlanError, dedicated_baseline, plan_fleet, resolve_pools
 from llm_mesh.fleet.throughput import GIB, kv_bytes_per_token, shape_on
-
-from llm_mesh.fleet.config import FleetModel, TrafficEntry
 
 
 def _fleet(models: dict, traffic: dict, pools: dict | None = None) -> FleetSection:

@@ -30,7 +30,7 @@ class FleetPool(_Strict):
     price_per_hour: float | None = Field(default=None, ge=0, le=10_000)
 
     @model_validator(mode="after")
-    def _bounds(self) -> "FleetPool":
+    def _bounds(self) -> FleetPool:
         if self.min_instances > self.max_instances:
             raise ValueError(f"min_instances ({self.min_instances}) exceeds max_instances ({self.max_instances})")
         return self
@@ -56,7 +56,7 @@ class FleetModel(_Strict):
     head_dim: int | None = Field(default=None, ge=16, le=1024)
 
     @model_validator(mode="after")
-    def _size_known(self) -> "FleetModel":
+    def _size_known(self) -> FleetModel:
         if self.parameters_b is None and self.weights_gb is None:
             raise ValueError("give parameters_b (with dtype) or weights_gb")
         if self.scale_to_zero and self.min_copies > 0:
@@ -82,7 +82,7 @@ class FleetSection(_Strict):
     traffic: dict[str, TrafficEntry] = Field(default_factory=dict, description="default profile; `mesh fleet profile` writes one")
 
     @model_validator(mode="after")
-    def _references(self) -> "FleetSection":
+    def _references(self) -> FleetSection:
         problems = [f"fleet.traffic.{name}: unknown fleet model" for name in self.traffic if name not in self.models]
         if self.models and not self.pools:
             problems.append("fleet.pools: at least one pool is needed to host fleet.models")

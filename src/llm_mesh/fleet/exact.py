@@ -15,7 +15,15 @@ import math
 from llm_mesh.fleet.catalogue import InstanceSpec
 from llm_mesh.fleet.config import FleetSection
 from llm_mesh.fleet.packing import CopyItem, InstanceState, gpu_choices, new_instance, place, unplace
-from llm_mesh.fleet.planner import Plan, PlanError, Profile, build_plan, gpus_needed_lower_bound, model_shapes, resolve_pools
+from llm_mesh.fleet.planner import (
+    Plan,
+    PlanError,
+    Profile,
+    build_plan,
+    gpus_needed_lower_bound,
+    model_shapes,
+    resolve_pools,
+)
 
 MAX_CHOICES = 4096
 

@@ -61,5 +61,5 @@ def parse_profile(raw: dict) -> dict[str, TrafficEntry]:
     """The ``traffic`` of a ``mesh fleet profile --json`` document (or a bare route -> entry map)."""
     traffic = raw.get("traffic", raw) if isinstance(raw, dict) else None
     if not isinstance(traffic, dict):
-        raise ValueError("a profile is a JSON object with a 'traffic' map of route -> entry")
+        raise ValueError("a profile is a JSON object with a 'traffic' map of route -> entry")  # noqa: TRY004 (bad input, as from pydantic)
     return {route: TrafficEntry.model_validate(entry) for route, entry in traffic.items()}
