@@ -107,3 +107,15 @@ def test_plan_refuses_bad_input_with_exit_2(tmp_path):
     no_fleet.write_text(yaml.safe_dump(BASE))
     empty = runner.invoke(cli, ["fleet", "plan", "--config", str(no_fleet)])
     assert empty.exit_code == 2 and "no fleet" in empty.output
+
+
+def test_plan_writes_the_inference_component_input(tmp_path):
+    fleet = {**FLEET, "traffic": {"chat-3b": {"requests_per_s": 0.2}, "big-70b": {"requests_per_s": 0.3}}}
+    deploy = tmp_path / "deploy.json"
+    out = CliRunner().invoke(cli, ["fleet", "plan", "--config", _write(tmp_path, fleet), "--deploy", str(deploy)])
+    assert out.exit_code == 0, out.output
+    document = json.loads(deploy.read_text())
+    components = {name: c for e in document["endpoints"].values() for name, c in e["inference_components"].items()}
+    assert components["big-70b"]["compute_resource_requirements"]["number_of_accelerator_devices_required"] == 4
+    assert components["chat-3b"]["runtime_config"]["copy_count"] == 1
+    assert ["chat-3b", "code-3b"] in document["shared_gpus"]

@@ -77,7 +77,9 @@ def profile(since: str | None, until: str | None, limit: int, data_dir: str, as_
 @click.option("--data-dir", default=".mesh", show_default=True)
 @click.option("--exact", is_flag=True, help="exhaustive solver (small fleets only)")
 @click.option("--json", "as_json", is_flag=True)
-def plan(config_file, profile_file, since, until, data_dir, exact, as_json) -> None:  # type: ignore[no-untyped-def]
+@click.option("--deploy", "deploy_file", default=None, type=click.Path(dir_okay=False),
+              help="also write the endpoints / inference components the plan needs (JSON)")
+def plan(config_file, profile_file, since, until, data_dir, exact, as_json, deploy_file) -> None:  # type: ignore[no-untyped-def]
     """Place model copies on GPU pools at least cost; print the reasons and the saving."""
     from llm_mesh.cli.main import _load
     from llm_mesh.fleet.catalogue import load_catalogue
@@ -100,6 +102,10 @@ def plan(config_file, profile_file, since, until, data_dir, exact, as_json) -> N
         _fail(f"cannot plan: {exc}")
     document = plan_document(chosen, baseline, detail, load_catalogue(config.fleet.catalogue).as_of)
     click.echo(json.dumps(document, indent=2) if as_json else plan_text(document))
+    if deploy_file:
+        from llm_mesh.fleet.deploy import deploy_document
+
+        Path(deploy_file).write_text(json.dumps(deploy_document(chosen, config.fleet), indent=2), encoding="utf-8")
 
 
 def _traffic(profile_file: str | None, since: str | None, until: str | None, data_dir: str):  # type: ignore[no-untyped-def]
