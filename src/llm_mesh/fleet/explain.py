@@ -27,7 +27,7 @@ def plan_document(plan: Plan, baseline_cost: float, baseline_detail: dict[str, s
 
 def plan_text(document: dict) -> str:
     lines = [f"Fleet plan: ${document['cost_per_hour']:.2f}/h  (prices as of {document['prices_as_of']})"]
-    lines.append("  instances: " + ", ".join(f"{pool} x{n}" for pool, n in document["instances"].items() if n) or "(none)")
+    lines.append("  instances: " + (", ".join(f"{pool} x{n}" for pool, n in document["instances"].items() if n) or "(none)"))
     for placement in document["placements"]:
         gpus = ",".join(str(g) for g in placement["gpus"])
         lines.append(f"  {placement['model']}#{placement['copy']} -> {placement['pool']}[{placement['instance']}] "
