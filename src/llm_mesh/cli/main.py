@@ -197,5 +197,8 @@ from llm_mesh.cli.costs import costs as _costs; cli.add_command(_costs)  # noqa:
 from llm_mesh.cli.agents import agents as _agents; cli.add_command(_agents)  # noqa: E402,E702
 
 
+from llm_mesh.cli.fleet import fleet as _fleet; cli.add_command(_fleet)  # noqa: E402,E702
+
+
 if __name__ == "__main__":
     cli()
