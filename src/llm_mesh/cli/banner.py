@@ -30,8 +30,8 @@ def mesh_executable() -> Path | None:
     return Path(found) if found else None
 
 
-def activate_line(config_source: str, data_dir: Path) -> str:
-    """``export ...``: puts ``mesh`` on PATH and points it at this server's config and store."""
+def activate_line(config_source: str, data_dir: Path, key: str | None = None) -> str:
+    """``export ...``: puts ``mesh`` on PATH and points it at this server's config, store and key."""
     parts = []
     executable = mesh_executable()
     if executable is not None:
@@ -43,13 +43,15 @@ def activate_line(config_source: str, data_dir: Path) -> str:
             parts.append(f"MESH_DATA={shlex.quote(str(data_dir.resolve()))}")
     else:
         parts.append(f"MESH_DATA={shlex.quote(str(data_dir.resolve()))}")
+    if key:
+        parts.append(f"MESH_KEY={key}")
     return "export " + " ".join(parts)
 
 
-def _curl(base: str, key: str, path: str, body: dict[str, Any], show: str = "body") -> str:
+def _curl(base: str, path: str, body: dict[str, Any], show: str = "body") -> str:
     payload = shlex.quote(json.dumps(body, ensure_ascii=False))
     flags = {"body": "-s", "status": "-s -w ' -> HTTP %{http_code}\\n'", "headers": "-s -o /dev/null -D -"}[show]
-    command = f"curl {flags} {base}{path} -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' -d {payload}"
+    command = f"curl {flags} {base}{path} -H \"Authorization: Bearer $MESH_KEY\" -H 'Content-Type: application/json' -d {payload}"
     return command + (" | grep -i '^x-mesh-'" if show == "headers" else "")
 
 
@@ -57,42 +59,42 @@ def _chat(model: str, text: str, **extra: Any) -> dict[str, Any]:
     return {"model": model, "messages": [{"role": "user", "content": text}], **extra}
 
 
-def demo_commands(config: Any, base: str, key: str) -> list[tuple[str, str]]:
+def demo_commands(config: Any, base: str) -> list[tuple[str, str]]:
     """(what it shows, shell command) for each capability the config enables."""
     v1 = base + "/v1"
     route = "echo" if "echo" in config.routes else next(iter(config.routes), "echo")
-    out = [("chat (the echo provider answers with what went upstream)", _curl(v1, key, "/chat/completions", _chat(route, "Hello")))]
+    out = [("chat (the echo provider answers with what went upstream)", _curl(v1, "/chat/completions", _chat(route, "Hello")))]
     if config.governance.bindings.default:
         out += [
-            ("redaction: what the policy sends upstream", _curl(v1, key, "/mesh/redact", {"text": PII_TEXT})),
-            ("redaction in a chat (x-mesh-policy; the answer is restored)", _curl(v1, key, "/chat/completions", _chat(route, PII_TEXT), "headers")),
-            ("a US SSN is blocked", _curl(v1, key, "/chat/completions", _chat(route, SSN_TEXT), "status")),
+            ("redaction: what the policy sends upstream", _curl(v1, "/mesh/redact", {"text": PII_TEXT})),
+            ("redaction in a chat (x-mesh-policy; the answer is restored)", _curl(v1, "/chat/completions", _chat(route, PII_TEXT), "headers")),
+            ("a US SSN is blocked", _curl(v1, "/chat/completions", _chat(route, SSN_TEXT), "status")),
         ]
     if config.governance.injection and config.governance.injection.action != "off":
-        out.append(("prompt-injection screening", _curl(v1, key, "/chat/completions", _chat(route, INJECTION_TEXT), "status")))
+        out.append(("prompt-injection screening", _curl(v1, "/chat/completions", _chat(route, INJECTION_TEXT), "status")))
     if config.costs is not None:
         out.append(("cost and cache: run twice, the second is a cache hit",
-                    _curl(v1, key, "/chat/completions", _chat(route, "What does the mesh cost?"), "headers")))
+                    _curl(v1, "/chat/completions", _chat(route, "What does the mesh cost?", temperature=0), "headers")))
         out.append(("the cost ledger by app and model", "mesh costs"))
         if config.costs.budgets:
-            out.append(("budget burn", f"curl -s {v1}/mesh/budgets -H 'Authorization: Bearer {key}'"))
-    out += _content_commands(config, v1, key)
+            out.append(("budget burn", f"curl -s {v1}/mesh/budgets -H \"Authorization: Bearer $MESH_KEY\""))
+    out += _content_commands(config, v1)
     out.append(("the console: spend, latency, errors, budgets (paste the key when asked)", f"{base}/console"))
     return out
 
 
-def _content_commands(config: Any, v1: str, key: str) -> list[tuple[str, str]]:
+def _content_commands(config: Any, v1: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for name in config.knowledge_bases:
-        out.append((f"search the knowledge base {name!r}", _curl(v1, key, f"/mesh/kb/{name}/search", {"query": "How does failover work?", "top_k": 2})))
+        out.append((f"search the knowledge base {name!r}", _curl(v1, f"/mesh/kb/{name}/search", {"query": "How does failover work?", "top_k": 2})))
         kb_route = next((r for r, c in config.routes.items() if c.knowledge_base == name), None)
         if kb_route:
             out.append(("a chat answered from it (sources in x-mesh-sources)",
-                        _curl(v1, key, "/chat/completions", _chat(kb_route, "How does failover work?"), "headers")))
+                        _curl(v1, "/chat/completions", _chat(kb_route, "How does failover work?"), "headers")))
         break
     labels = config.prompts.labels if config.prompts else {}
     for prompt in labels:
-        out.append((f"the catalogue prompt {prompt!r}", _curl(v1, key, "/chat/completions", _chat(
+        out.append((f"the catalogue prompt {prompt!r}", _curl(v1, "/chat/completions", _chat(
             f"prompt:{prompt}", "Where is my parcel?", variables={"product": "LLM Mesh"}))))
         break
     for experiment in config.experiments:
@@ -116,14 +118,13 @@ def print_banner(runtime: Any, base: str, source: str, data_dir: Path, notes: li
         click.echo(f"  providers without credentials (their targets answer 503 or fail over): {', '.join(runtime.unavailable_providers)}")
     click.echo(f"  routes: {', '.join(config.routes) or '(none)'}")
     if key:
-        click.echo(f"  first run: created an API key for app {next(iter(config.apps))!r} (shown once): {key}")
+        click.echo(f"  first run: created an API key for app {next(iter(config.apps))!r} (shown once, in MESH_KEY below)")
     else:
-        key = "$MESH_KEY"
         click.echo("  API keys: `mesh keys create --app NAME` prints a new one; export it as MESH_KEY")
     executable = mesh_executable()
     click.echo("\nThe mesh CLI" + (f" is {executable}" if executable else "") + "; in a new shell run:")
-    click.echo(f"  {activate_line(source, data_dir)}")
+    click.echo(f"  {activate_line(source, data_dir, key)}")
     click.echo("  mesh doctor        # checks config, store, keys, provider credentials and reachability")
     click.echo("\nTry it (all offline, on the echo provider):")
-    for what, command in demo_commands(config, base, key):
+    for what, command in demo_commands(config, base):
         click.echo(f"  # {what}\n  {command}")
