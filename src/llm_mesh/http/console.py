@@ -77,7 +77,7 @@ def percentile(values: list[float], fraction: float) -> float | None:
 
 
 def provider_health(entries: Iterable[Any], hours: int, now: float) -> dict[str, Any]:
-    since = now - hours * 3600
+    since = (now // 3600 - (hours - 1)) * 3600  # whole UTC hours; the last bucket is the current hour
     buckets = [since + i * 3600 for i in range(hours)]
     per: dict[str, dict[str, Any]] = {}
     for entry in entries:
