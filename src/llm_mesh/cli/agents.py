@@ -13,6 +13,8 @@ import sys
 
 import click
 
+from llm_mesh.cli.paths import data_option
+
 
 @click.group("agents")
 def agents() -> None:
@@ -20,7 +22,7 @@ def agents() -> None:
 
 
 @agents.command("list")
-@click.option("--config", "config_file", default=None, help="mesh.yaml (default: ./mesh.yaml or $MESH_CONFIG)")
+@click.option("--config", "config_file", default=None, help="mesh.yaml (default: $MESH_CONFIG, else the nearest mesh.yaml)")
 def list_agents(config_file: str | None) -> None:
     from llm_mesh.cli.common import _load
 
@@ -34,8 +36,8 @@ def list_agents(config_file: str | None) -> None:
 @click.argument("name")
 @click.option("--input", "text", required=True, help="the task for the agent")
 @click.option("--app", default=None, help="run as this app (default: the first app allowed to run the agent)")
-@click.option("--config", "config_file", default=None, help="mesh.yaml (default: ./mesh.yaml or $MESH_CONFIG)")
-@click.option("--data-dir", default=".mesh", show_default=True, help="where the embedded store lives")
+@click.option("--config", "config_file", default=None, help="mesh.yaml (default: $MESH_CONFIG, else the nearest mesh.yaml)")
+@data_option
 @click.option("--json", "as_json", is_flag=True, help="print the whole run record as JSON")
 def run(name: str, text: str, app: str | None, config_file: str | None, data_dir: str, as_json: bool) -> None:
     from llm_mesh.agents.env import env_from_runtime

@@ -8,15 +8,13 @@ subcommand module never imports the module that imports it.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
 from pathlib import Path
 
 import click
 
+from llm_mesh.cli.paths import config_dir_env, data_option, find_config  # noqa: F401  (data_option: shared)
 from llm_mesh.config import ConfigError, MeshConfig, load_config, parse_config
-
-DEFAULT_DATA_DIR = ".mesh"
 
 # Used when no mesh.yaml is found: the echo test double behind one route.
 BUILTIN_CONFIG = {
@@ -27,13 +25,7 @@ BUILTIN_CONFIG = {
 
 
 def _config_path(explicit: str | None) -> Path | None:
-    if explicit:
-        return Path(explicit)
-    env = os.environ.get("MESH_CONFIG")
-    if env:
-        return Path(env)
-    default = Path("mesh.yaml")
-    return default if default.exists() else None
+    return find_config(explicit)
 
 
 def _load(explicit: str | None) -> tuple[MeshConfig, str]:
@@ -41,7 +33,8 @@ def _load(explicit: str | None) -> tuple[MeshConfig, str]:
     try:
         if path is None:
             return parse_config(BUILTIN_CONFIG, "<built-in>"), "<built-in echo config>"
-        return load_config(path), str(path)
+        config_dir_env(path)
+        return load_config(path), str(path.resolve())
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
@@ -53,8 +46,7 @@ def _stores(data_dir: str):
     return open_sqlite_stores(Path(data_dir) / "mesh.db")
 
 
-config_option = click.option("--config", "config_file", default=None, help="mesh.yaml (default: ./mesh.yaml or $MESH_CONFIG)")
-data_option = click.option("--data-dir", default=DEFAULT_DATA_DIR, show_default=True, help="where the embedded store lives")
+config_option = click.option("--config", "config_file", default=None, help="mesh.yaml (default: $MESH_CONFIG, else the nearest mesh.yaml)")
 
 
 def _time(epoch: float | None) -> str:

@@ -7,6 +7,7 @@ import time
 
 import click
 
+from llm_mesh.cli.paths import data_option
 from llm_mesh.cost.ledger import CostQuery, parse_tag_filters, parse_time, records_csv, run_query, to_csv
 
 
@@ -24,7 +25,7 @@ from llm_mesh.cost.ledger import CostQuery, parse_tag_filters, parse_time, recor
 @click.option("--group-by", default="app,model", show_default=True,
               help="comma list of app, team, project, user, route, provider, model, endpoint, day, month, tag:<key>; '' for records")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV on stdout (grouped rows, or records with --group-by '')")
-@click.option("--data-dir", default=".mesh", show_default=True, help="the embedded store")
+@data_option
 @click.option("--aws", is_flag=True, help="read the DynamoDB ledger (table from MESH_TABLE_LEDGER) instead")
 def costs(since, until, app_name, team, project, route, provider, model, user, tags, group_by, as_csv, data_dir, aws) -> None:  # type: ignore[no-untyped-def]
     """Costs by app, team, model... from the ledger (exact decimal USD)."""

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 
 import click
 
@@ -13,7 +11,6 @@ from llm_mesh.config.loader import json_schema
 
 from llm_mesh.cli.common import (  # noqa: F401  (_config_path, BUILTIN_CONFIG: used by tests and serve_factory)
     BUILTIN_CONFIG,
-    DEFAULT_DATA_DIR,
     _config_path,
     _load,
     _stores,
@@ -27,79 +24,6 @@ from llm_mesh.cli.common import (  # noqa: F401  (_config_path, BUILTIN_CONFIG: 
 @click.group()
 def cli() -> None:
     """LLM mesh: one governed, OpenAI-compatible endpoint for every model."""
-
-
-@cli.command()
-@config_option
-@data_option
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--log-level", default="warning", show_default=True)
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="worker processes")
-def serve(config_file: str | None, data_dir: str, host: str, port: int, log_level: str, workers: int) -> None:
-    """Run the gateway locally on the embedded default (SQLite, env secrets)."""
-    import uvicorn
-
-    from llm_mesh.http.app import create_app
-    from llm_mesh.identity import ApiKeyAuthenticator, new_key
-    from llm_mesh.runtime import build_runtime
-    from llm_mesh.secrets import EnvSecretResolver
-
-    config, source = _load(config_file)
-    stores = _stores(data_dir)
-    runtime = build_runtime(config, stores, EnvSecretResolver(), ApiKeyAuthenticator(config, stores.keys), home="local")
-    app = create_app(runtime)
-
-    base = f"http://{host}:{port}"
-    click.echo(f"LLM mesh serving {base}/v1  (config: {source}, store: {Path(data_dir) / 'mesh.db'})")
-    if runtime.unavailable_providers:
-        click.echo(f"  providers without credentials (their routes answer 503): {', '.join(runtime.unavailable_providers)}")
-    click.echo(f"  routes: {', '.join(config.routes) or '(none)'}")
-    key_hint = "<your mesh key>"
-    if not any(record.active for record in stores.keys.list_keys()) and config.apps:
-        app_name = next(iter(config.apps))
-        secret, _ = new_key(app_name, stores.keys)
-        key_hint = secret
-        click.echo(f"  first run: created an API key for app {app_name!r} (shown once): {secret}")
-    else:
-        click.echo("  API keys: `mesh keys create --app NAME` prints a new one")
-    route = next(iter(config.routes), "echo")
-    click.echo("\nCall it:")
-    click.echo(
-        f"  curl -s {base}/v1/chat/completions -H 'Authorization: Bearer {key_hint}' "
-        f"-H 'Content-Type: application/json' -d '{{\"model\": \"{route}\", \"messages\": [{{\"role\": \"user\", \"content\": \"Hello\"}}]}}'"
-    )
-    click.echo("  # with the openai SDK (pip install openai):")
-    click.echo(
-        f"  python -c \"import openai; c = openai.OpenAI(base_url='{base}/v1', api_key='{key_hint}'); "
-        f"print(c.chat.completions.create(model='{route}', messages=[{{'role': 'user', 'content': 'Hello'}}]).choices[0].message.content)\""
-    )
-    sys.stdout.flush()
-    uvicorn_kwargs = {"host": host, "port": port, "log_level": log_level, "access_log": False}
-    try:
-        import uvloop  # noqa: F401
-
-        uvicorn_kwargs["loop"] = "uvloop"
-    except ImportError:
-        pass
-    try:
-        import httptools  # noqa: F401
-
-        uvicorn_kwargs["http"] = "httptools"
-    except ImportError:
-        pass
-    if workers == 1:
-        uvicorn.run(app, **uvicorn_kwargs)
-        return
-    import json
-
-    path = _config_path(config_file)
-    os.environ["MESH_CONFIG"] = str(path) if path else ""
-    os.environ["MESH_DATA_DIR"] = data_dir
-    if path is None:
-        os.environ["MESH_BUILTIN_CONFIG"] = json.dumps(BUILTIN_CONFIG)
-    runtime.log_writer.close()
-    uvicorn.run("llm_mesh.cli.serve_factory:app_from_env", factory=True, workers=workers, **uvicorn_kwargs)
 
 
 @cli.command()
@@ -198,6 +122,8 @@ from llm_mesh.cli.agents import agents as _agents; cli.add_command(_agents)  # n
 
 
 from llm_mesh.cli.fleet import fleet as _fleet; cli.add_command(_fleet)  # noqa: E402,E702
+from llm_mesh.cli.serve import serve as _serve; cli.add_command(_serve)  # noqa: E402,E702
+from llm_mesh.cli.doctor import doctor as _doctor; cli.add_command(_doctor)  # noqa: E402,E702
 
 
 if __name__ == "__main__":

@@ -117,7 +117,9 @@ class MeshService:
         try:
             return self.providers.get(provider).capabilities(model)
         except MeshError:
-            return Capabilities()  # unavailable providers fail at call time with a clear 503
+            # Unavailable providers stay in the plan for chat and embeddings alike: each is
+            # one attempt that fails with a clear 503 naming the missing credential.
+            return Capabilities(embeddings=True)
 
     # ------------------------------------------------------------ access
     def authenticate(self, ctx: RequestContext, identity: InboundIdentity) -> Caller:

@@ -12,4 +12,5 @@ EXTENSIONS: tuple[str, ...] = (
     "llm_mesh.http.knowledge:mount",
     "llm_mesh.http.prompts:mount",
     "llm_mesh.http.agents:mount",
+    "llm_mesh.http.console:mount",
 )

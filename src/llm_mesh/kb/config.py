@@ -76,6 +76,9 @@ class KnowledgeBaseConfig(_Strict):
     retrieval: RetrievalConfig = RetrievalConfig()
     readers: tuple[str, ...] | Literal["*"] = Field(default=(), description="apps that may read it, or '*'")
     template: str = DEFAULT_TEMPLATE
+    seed: tuple[str, ...] = Field(
+        default=(), description="files or folders `mesh serve` ingests while the knowledge base is empty (relative to mesh.yaml)"
+    )
 
     @model_validator(mode="after")
     def _template_has_context(self) -> "KnowledgeBaseConfig":

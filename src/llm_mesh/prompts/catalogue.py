@@ -57,7 +57,10 @@ def spec_hash(spec: PromptSpec) -> str:
 
 def prompts_directory(config: PromptsConfig) -> Path:
     base = os.environ.get("MESH_PROMPTS_DIR")
-    return Path(base) if base else Path(config.directory)
+    if base:
+        return Path(base)
+    # The CLI sets MESH_CONFIG_DIR: a relative folder in mesh.yaml is relative to that file.
+    return Path(os.environ.get("MESH_CONFIG_DIR", ".")) / config.directory
 
 
 def load_directory(directory: Path) -> dict[str, dict[int, PromptSpec]]:

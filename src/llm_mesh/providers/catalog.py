@@ -21,7 +21,7 @@ class ProviderKind:
 
 
 PROVIDER_KINDS: dict[str, ProviderKind] = {
-    "echo": ProviderKind(factory="llm_mesh.providers.echo.provider:EchoProvider"),
+    "echo": ProviderKind(factory="llm_mesh.providers.echo.provider:EchoProvider", options="llm_mesh.providers.echo.options:EchoOptions"),
     "openai": ProviderKind(
         factory="llm_mesh.providers.openai.provider:OpenAIProvider",
         options="llm_mesh.providers.openai.options:OpenAIOptions",

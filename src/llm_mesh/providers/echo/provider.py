@@ -3,9 +3,13 @@
 It answers with exactly the JSON body the mesh would have sent to an
 OpenAI-compatible upstream after every transformation (routing, redaction,
 prompt rendering...), with token usage counted by tiktoken. Demos and tests use
-it to see what leaves the mesh. When the request forces a tool call
-(``tool_choice`` "required" or a named function) it calls that tool with the
-last user text as ``{"echo": ...}``.
+it to see what leaves the mesh (a stream's body includes ``stream`` and
+``stream_options`` as an upstream would receive them). When the request forces a
+tool call (``tool_choice`` "required" or a named function) it calls that tool with
+the last user text as ``{"echo": ...}``. With ``options: {call_tools: auto}`` it also
+calls the first offered tool after each user message, filling the tool's required
+string arguments with the user's text, and answers a tool result with that result:
+an agent with tools runs end to end offline.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import uuid
 from typing import Any, AsyncIterator
 
 from llm_mesh.providers.base import Capabilities, SecretResolver
+from llm_mesh.providers.echo.options import EchoOptions
 from llm_mesh.providers.openai.translate_openai_openai import chat_request_body
 from llm_mesh.tokens import count_messages, count_text
 from llm_mesh.wire.openai_chat import (
@@ -47,22 +52,28 @@ class EchoProvider:
 
     def __init__(self, name: str, config: Any = None, secrets: SecretResolver | None = None) -> None:
         self.name = name
+        options = getattr(config, "options", None) or {}
+        self._auto_tools = EchoOptions.model_validate(options).call_tools == "auto"
 
     def capabilities(self, model: str) -> Capabilities:
         return Capabilities(embeddings=True, context_window=1_000_000)
 
-    def _answer(self, request: ChatCompletionRequest) -> tuple[str | None, list[ToolCall] | None, str, Usage]:
-        body = chat_request_body(request, stream=False)
-        tool = _forced_tool(request)
+    def _answer(self, request: ChatCompletionRequest, stream: bool = False) -> tuple[str | None, list[ToolCall] | None, str, Usage]:
+        body = chat_request_body(request, stream=stream)
+        tool, arguments = _forced_tool(request), None
+        if tool is None and self._auto_tools:
+            tool, arguments = _auto_tool(request)
         if tool is not None:
             last_user = next((m for m in reversed(request.messages) if m.role == "user"), None)
-            arguments = json.dumps({"echo": message_text(last_user.content) if last_user else ""})
+            arguments = arguments or json.dumps({"echo": message_text(last_user.content) if last_user else ""})
             call_id = "call_" + hashlib.sha256(arguments.encode()).hexdigest()[:24]
             calls = [ToolCall(id=call_id, function=FunctionCall(name=tool, arguments=arguments))]
             completion_tokens = count_text(tool) + count_text(arguments)
             content, finish = None, "tool_calls"
         else:
             content = json.dumps(body, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+            if self._auto_tools and request.messages and request.messages[-1].role == "tool":
+                content = "Tool result: " + message_text(request.messages[-1].content)
             calls, finish = None, "stop"
             limit = request.output_token_limit
             completion_tokens = count_text(content)
@@ -89,7 +100,7 @@ class EchoProvider:
         )
 
     async def chat_stream(self, request: ChatCompletionRequest) -> AsyncIterator[ChatCompletionChunk]:
-        content, calls, finish, usage = self._answer(request)
+        content, calls, finish, usage = self._answer(request, stream=True)
         ident, created = f"chatcmpl-echo-{uuid.uuid4().hex}", int(time.time())
 
         def chunk(choices: list[ChunkChoice], usage: Usage | None = None) -> ChatCompletionChunk:
@@ -132,6 +143,18 @@ def _forced_tool(request: ChatCompletionRequest) -> str | None:
     if choice is not None and not isinstance(choice, str):
         return choice.function.name
     return None
+
+
+def _auto_tool(request: ChatCompletionRequest) -> tuple[str | None, str | None]:
+    """The first tool, called with the user's text in every required string argument."""
+    if not request.tools or request.tool_choice == "none" or not request.messages or request.messages[-1].role != "user":
+        return None, None
+    function = request.tools[0].function
+    text = message_text(request.messages[-1].content)
+    schema = function.parameters or {}
+    properties = schema.get("properties") or {}
+    required = [name for name in schema.get("required") or () if (properties.get(name) or {}).get("type", "string") == "string"]
+    return function.name, json.dumps({name: text for name in required} or {"echo": text})
 
 
 def _truncate_to_tokens(text: str, limit: int) -> str:
