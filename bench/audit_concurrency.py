@@ -60,7 +60,8 @@ def run(endpoint: str, writers: int, appends: int) -> int:
     table = f"audit-bench-{uuid.uuid4().hex[:8]}"
     admin.create_table(**table_definition(AUDIT, table))
     new_store = store_factory(endpoint, table)
-    audit_writers = [InlineAuditWriter(new_store()) for _ in range(writers)]
+    stores = [new_store() for _ in range(writers)]
+    audit_writers = [InlineAuditWriter(s) for s in stores]
     barrier = threading.Barrier(writers)
 
     def work(w: int) -> None:
@@ -82,7 +83,8 @@ def run(endpoint: str, writers: int, appends: int) -> int:
     report = verify_store(reader)
     lost = writers * appends - len(stored)
     print(f"{writers} writers x {appends} appends: {len(stored)} stored, {lost} lost, "
-          f"{failed} counted as failed, chain {'intact' if report.ok else 'BROKEN'}, {elapsed:.1f}s")
+          f"{failed} counted as failed, chain {report.status}, {elapsed:.1f}s,"
+          f" {sum(s.conflicts for s in stores)} seq races lost")
     return lost
 
 

@@ -32,8 +32,8 @@ from llm_mesh.stores.dynamodb.codec import Item
 from llm_mesh.stores.interfaces import GENESIS_HASH, AuditDraft, AuditRecord
 
 APPEND_TIMEOUT_S = 30.0  # raise (the writer keeps the draft and retries) after this long losing races
-BACKOFF_BASE_S = 0.002
-BACKOFF_CAP_S = 0.064
+BACKOFF_BASE_S = 0.005
+BACKOFF_CAP_S = 0.5
 
 
 class AuditAppendFailed(RuntimeError):
@@ -141,12 +141,12 @@ class DynamoAuditStore:
                         f"could not append to audit partition {partition!r}:"
                         f" {attempt} lost races in {self._append_timeout_s:g}s"
                     ) from exc
-                if attempt < 3:  # first losses: chain straight onto the winner's record
+                if attempt < 2:  # first loss: chain straight onto the winner's record
                     item = getattr(exc, "response", {}).get("Item")
                     last = _record(item) if item else self.head(partition)
                     continue
                 # Many writers on one chain: spread out (full jitter), then read the real head.
-                time.sleep(random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 2))))
+                time.sleep(random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1))))
                 last = self.head(partition)
 
     # -- reads ---------------------------------------------------------------
