@@ -109,6 +109,7 @@ class DynamoAuditStore:
         self._append_timeout_s = append_timeout_s
         self.key = key
         self.conflicts = 0  # seq races lost by this instance (a contention metric)
+        self._window = 0.0  # back-off window (s), adapted to how contended the chains are
 
     # -- append --------------------------------------------------------------
     def _put_new(self, record: AuditRecord) -> None:
@@ -132,6 +133,7 @@ class DynamoAuditStore:
             record = seal(values, seq, prev_hash, self.key)
             try:
                 self._put_new(record)
+                self._window /= 2  # contention easing: try sooner next time
                 return record
             except conflict as exc:
                 attempt += 1
@@ -141,12 +143,14 @@ class DynamoAuditStore:
                         f"could not append to audit partition {partition!r}:"
                         f" {attempt} lost races in {self._append_timeout_s:g}s"
                     ) from exc
-                if attempt < 2:  # first loss: chain straight onto the winner's record
+                if attempt < 2 and self._window < BACKOFF_BASE_S:  # a rare race: chain onto the winner
                     item = getattr(exc, "response", {}).get("Item")
                     last = _record(item) if item else self.head(partition)
                     continue
-                # Many writers on one chain: spread out (full jitter), then read the real head.
-                time.sleep(random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1))))
+                # Many writers on one chain: the window doubles with each loss and is kept across
+                # appends (halved on success), so a busy chain settles to about one try at a time.
+                self._window = min(BACKOFF_CAP_S, max(BACKOFF_BASE_S, self._window * 2))
+                time.sleep(random.uniform(0, self._window))
                 last = self.head(partition)
 
     # -- reads ---------------------------------------------------------------
