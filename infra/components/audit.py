@@ -88,7 +88,9 @@ class AuditTrailResources(Construct):
 
     def grant_writer(self, grantee: iam.IGrantable, table_resources: list[str]) -> None:
         """Read the key, put anchors; explicitly never change the table or the anchors."""
-        self.chain_key.grant_read(grantee)
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["secretsmanager:GetSecretValue"], resource_arns=[self.chain_key.secret_arn]
+        )
         objects = self.anchors.arn_for_objects(f"{ANCHOR_PREFIX}*")
         iam.Grant.add_to_principal(grantee=grantee, actions=["s3:PutObject"], resource_arns=[objects])
         policy = grantee.grant_principal
