@@ -22,13 +22,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from llm_mesh.audit.hook import InlineAuditWriter  # noqa: E402
-from llm_mesh.audit.verify import verify_store  # noqa: E402
-from llm_mesh.stores.dynamodb.admin import table_definition  # noqa: E402
-from llm_mesh.stores.dynamodb.audit import DynamoAuditStore  # noqa: E402
-from llm_mesh.stores.dynamodb.tables import AUDIT  # noqa: E402
-from llm_mesh.stores.interfaces import AuditDraft  # noqa: E402
-from tests.fixtures.dynamodb_local import DynamoDBLocal, check_java, find_dynamodb_local, free_port, make_client  # noqa: E402
+from llm_mesh.audit.hook import InlineAuditWriter
+from llm_mesh.audit.verify import verify_store
+from llm_mesh.stores.dynamodb.admin import table_definition
+from llm_mesh.stores.dynamodb.audit import DynamoAuditStore
+from llm_mesh.stores.dynamodb.tables import AUDIT
+from llm_mesh.stores.interfaces import AuditDraft
+from tests.fixtures.dynamodb_local import DynamoDBLocal, check_java, find_dynamodb_local, free_port, make_client
 
 
 def draft(writer: int, i: int) -> AuditDraft:
@@ -47,7 +47,7 @@ def store_factory(endpoint: str, table: str):
         client = make_client(endpoint, max_pool_connections=4)
         kwargs = {}
         if "key" in inspect.signature(DynamoAuditStore).parameters:
-            from llm_mesh.audit.keys import ChainKey  # noqa: F401
+            from llm_mesh.audit.keys import ChainKey
 
             kwargs["key"] = ChainKey(b"bench-key-bench-key-bench-key-32", key_id="bench")
         return DynamoAuditStore(client, table, **kwargs)
