@@ -6,6 +6,7 @@ broken at sequence N, or unkeyed."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import multiprocessing
 import os
 import sqlite3
@@ -19,7 +20,7 @@ from llm_mesh.audit import chain
 from llm_mesh.audit.anchors import ANCHOR_FILE_NAME, Anchorer, FileAnchorSink, S3AnchorSink
 from llm_mesh.audit.keys import KEY_FILE_NAME, ChainKey, key_from_environment, load_or_create_key_file, parse_key
 from llm_mesh.audit.verify import verify_store
-from llm_mesh.audit.writers import BackgroundAuditWriter, InlineAuditWriter
+from llm_mesh.audit.writers import BackgroundAuditWriter, InlineAuditWriter, emf_failure_metric
 from llm_mesh.cli.main import cli
 from llm_mesh.stores.interfaces import AuditDraft
 from llm_mesh.stores.sqlite.audit import SqliteAuditStore
@@ -115,14 +116,17 @@ def _locked(path) -> sqlite3.Connection:
     return holder
 
 
-def test_failed_appends_are_counted_kept_and_retried_in_order(tmp_path):
+def test_failed_appends_are_counted_kept_and_retried_in_order(tmp_path, capsys):
     store = SqliteAuditStore(SqliteDatabase(tmp_path / "mesh.db", busy_timeout_s=0.01), key=KEY)
-    writer = InlineAuditWriter(store)
+    writer = InlineAuditWriter(store, on_failure=emf_failure_metric)
     writer.write(draft(0, 0))
     holder = _locked(tmp_path / "mesh.db")
     writer.write(draft(0, 1))
     writer.write(draft(0, 2))
     assert writer.stats.failed == 2 and [d.record_id for d in writer.appender.pending] == ["req-000-001", "req-000-002"]
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [m["AuditAppendFailures"] for m in metrics] == [1, 1]  # the EMF metric the alarm watches
+    assert metrics[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "LLMMesh"
     holder.execute("ROLLBACK")
     holder.close()
     writer.write(draft(0, 3))

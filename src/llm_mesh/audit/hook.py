@@ -221,7 +221,10 @@ def _writer(store: AuditStore, home: str) -> InlineAuditWriter:
     appends, anchors to the Object Lock bucket, spills in /tmp, failures as an EMF metric."""
     data_dir = getattr(store, "data_dir", None)
     sink = default_anchor_sink(data_dir)
-    anchorer = Anchorer(sink) if sink is not None else None
+    # 0: anchor after every batch (every append inline); more trades S3 puts for a window in
+    # which a key holder could re-seal the newest records unseen.
+    interval_s = float(os.environ.get("MESH_AUDIT_ANCHOR_INTERVAL_S") or 0)
+    anchorer = Anchorer(sink, interval_s) if sink is not None else None
     if home == "local":
         return BackgroundAuditWriter(store, anchorer, spill_dir=data_dir)
     spill_dir = os.environ.get("MESH_AUDIT_SPILL_DIR") or os.path.join(tempfile.gettempdir(), "mesh-audit-spill")
