@@ -52,13 +52,18 @@ def test_32_concurrent_writers_on_dynamodb_local_lose_nothing(dynamodb_local_end
     app-day chain: all 160 stored, seq 1..160 without a gap, keyed chain intact, no failure."""
     from llm_mesh.stores.dynamodb.audit import DynamoAuditStore
     from llm_mesh.stores.dynamodb.tables import AUDIT
-    from tests.fixtures.dynamodb_local import make_client
+    import boto3
+    from botocore.config import Config
+
+    from tests.fixtures.dynamodb_local import DUMMY_CREDENTIALS
     from tests.stores.test_health_contract import create_table
 
     name = f"audit-lossless-{uuid.uuid4().hex[:8]}"
     create_table(dynamodb_local_client, AUDIT, name)
     writers, appends = 32, 5
-    clients = [make_client(dynamodb_local_endpoint, max_pool_connections=2) for _ in range(writers)]
+    session = boto3.session.Session(**DUMMY_CREDENTIALS)  # one session: clients share its loaded models
+    config = Config(max_pool_connections=2, retries={"mode": "standard", "max_attempts": 3})
+    clients = [session.client("dynamodb", endpoint_url=dynamodb_local_endpoint, config=config) for _ in range(writers)]
     audit_writers = [InlineAuditWriter(DynamoAuditStore(c, name, key=KEY)) for c in clients]
     barrier = threading.Barrier(writers)
 
