@@ -126,6 +126,14 @@ class MeshDashboards(Construct):
             cw.GraphWidget(title="Cache hit rate (%)", left=[cache_rate], width=8, height=6),
         )
 
+        # An audit append that still failed after its retries is kept and retried (audit.writers);
+        # any such failure pages someone: the trail must not quietly fall behind.
+        self.alarms.append(cw.Alarm(
+            self, "AuditAppendFailures",
+            alarm_description="audit trail: appends failed (kept in memory/spill files and retried; see function logs)",
+            metric=self._metric("AuditAppendFailures", {}, "Sum", _FIVE_MIN, None), threshold=1, evaluation_periods=1,
+            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING))
         self.alarm_topic = self._alarm_topic() if self.alarms else None
 
     def _alarm_topic(self) -> sns.Topic:

@@ -7,6 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from infra.components.audit import AuditTrailResources
 from llm_mesh.stores.dynamodb.tables import TABLES, TableSpec
 
 _KEY_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER}
@@ -72,10 +73,13 @@ class MeshTables(Construct):
                     projection_type=dynamodb.ProjectionType.ALL,
                 )
             self.tables[spec.logical] = table
+        # The chain key and anchor bucket go with the append-only (audit) table.
+        self.audit_trail = AuditTrailResources(self, "AuditTrail") if any(s.append_only for s in specs) else None
 
     def environment(self) -> dict[str, str]:
         """``MESH_TABLE_<LOGICAL>`` -> physical table name, for the functions."""
-        return {spec.env_var: self.tables[spec.logical].table_name for spec in self.specs}
+        env = {spec.env_var: self.tables[spec.logical].table_name for spec in self.specs}
+        return env | (self.audit_trail.environment() if self.audit_trail is not None else {})
 
     def grant_data(self, grantee: iam.IGrantable) -> None:
         """Least privilege: DATA_ACTIONS on each table and each of its named indexes;
@@ -90,3 +94,5 @@ class MeshTables(Construct):
                 resources.extend(f"{arn}/index/{index.name}" for index in spec.indexes)
             if resources:
                 iam.Grant.add_to_principal(grantee=grantee, actions=list(actions), resource_arns=resources)
+            if append_only and resources and self.audit_trail is not None:
+                self.audit_trail.grant_writer(grantee, resources)

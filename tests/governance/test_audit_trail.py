@@ -139,6 +139,7 @@ def test_verify_catches_tamper_and_delete_on_dynamodb_local(dynamodb_local_endpo
         monkeypatch.setenv(spec.env_var, names[spec.logical])
     for k, v in {"AWS_ACCESS_KEY_ID": "dummy", "AWS_SECRET_ACCESS_KEY": "dummy", "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(k, v)
+    monkeypatch.setenv("MESH_AUDIT_KEY", "5a" * 32)  # on AWS: MESH_AUDIT_KEY_SECRET names the generated secret
     stores = open_dynamodb_stores(endpoint_url=dynamodb_local_endpoint)
     hook = _hook_for(stores.audit)
     for i in range(5):
@@ -148,7 +149,9 @@ def test_verify_catches_tamper_and_delete_on_dynamodb_local(dynamodb_local_endpo
     r = records[0]
     assert (r.purpose, r.cost_usd, r.prompt_tokens, r.principal) == ("billing", "0.0012", 3, "arn:aws:iam::123456789012:role/support")
     args = ["audit", "verify", "--dynamodb", "--endpoint-url", dynamodb_local_endpoint]
-    assert _run(args).exit_code == 0
+    ok = _run(args)
+    assert ok.exit_code == 0 and "chain intact" in ok.output
+    assert records[0].hash.startswith("hmac-sha256:")
     q = _run(["audit", "query", "--dynamodb", "--endpoint-url", dynamodb_local_endpoint, "--model", "m1", "--json"])
     assert len(q.output.splitlines()) == 2
 

@@ -63,8 +63,12 @@ def test_two_dashboards(template: Template) -> None:
 
 def test_budget_and_error_rate_alarms(template: Template) -> None:
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
-    # 2 + 1 budget thresholds, one error-rate alarm per provider
-    assert len(alarms) == 5
+    # 2 + 1 budget thresholds, one error-rate alarm per provider, one on failed audit appends
+    assert len(alarms) == 6
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {
+        "MetricName": "AuditAppendFailures", "Namespace": "LLMMesh", "Threshold": 1, "Statistic": "Sum",
+        "Dimensions": [{"Name": "service", "Value": "llm-mesh"}],
+    })
     template.has_resource_properties("AWS::CloudWatch::Alarm", {
         "MetricName": "BudgetUsedPercent", "Threshold": 80, "Namespace": "LLMMesh",
         "Dimensions": Match.array_with([{"Name": "budget", "Value": "support-monthly"}]),

@@ -242,8 +242,10 @@ def test_dynamodb_grants_name_tables_and_indexes(synth: Synth) -> None:
 
 
 def test_secret_access_only_for_referenced_secrets(synth: Synth) -> None:
+    chain_key = next(k for k in synth.resources("AWS::SecretsManager::Secret") if "ChainKey" in k)
     secret_statements = [
-        s for _, s in _statements(synth) if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])
+        s for _, s in _statements(synth)
+        if "secretsmanager:GetSecretValue" in json.dumps(s["Action"]) and chain_key not in json.dumps(s["Resource"])
     ]
     assert len(secret_statements) == len(synth.resources("AWS::Lambda::Function"))  # one per function role
     for statement in secret_statements:
@@ -341,20 +343,51 @@ def test_invalid_config_fails_cdk_app_with_the_problem_lines(tmp_path: Path) -> 
     assert not (tmp_path / "out" / "manifest.json").exists()
 
 
-def test_audit_table_is_append_only_for_the_functions(synth: Synth) -> None:
-    """The functions may add to and read the audit chain, never change or delete a record."""
-    env = next(iter(synth.resources("AWS::Lambda::Function").values()))["Properties"]["Environment"]["Variables"]
-    audit_ids = [env[spec.env_var]["Ref"] for spec in TABLES if spec.append_only]
-    assert len(audit_ids) == 1
-    statements_on_audit = 0
+def _audit_statements(synth: Synth, resource_id: str):
     for policy in synth.resources("AWS::IAM::Policy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             resources = statement.get("Resource", [])
             resources = resources if isinstance(resources, list) else [resources]
-            if not any(audit_ids[0] in str(resource) for resource in resources):
-                continue
-            statements_on_audit += 1
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            assert "dynamodb:PutItem" in actions
-            assert not {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} & set(actions)
-    assert statements_on_audit >= 1
+            if any(resource_id in json.dumps(resource) for resource in resources):
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                yield statement["Effect"], set(actions)
+
+
+def test_audit_table_is_append_only_for_the_functions(synth: Synth) -> None:
+    """The functions may add to and read the audit chain, never change or delete a record:
+    no Allow of an item-changing action, and an explicit Deny of them in every function role."""
+    functions = synth.resources("AWS::Lambda::Function").values()
+    env = next(iter(functions))["Properties"]["Environment"]["Variables"]
+    audit_ids = [env[spec.env_var]["Ref"] for spec in TABLES if spec.append_only]
+    assert len(audit_ids) == 1
+    changing = {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+                "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete"}
+    statements = list(_audit_statements(synth, audit_ids[0]))
+    allowed = [actions for effect, actions in statements if effect == "Allow"]
+    denied = [actions for effect, actions in statements if effect == "Deny"]
+    assert allowed and all("dynamodb:PutItem" in a and not changing & a for a in allowed)
+    assert len(denied) == len(allowed) and all(changing <= d for d in denied)
+
+
+def test_audit_anchors_are_write_once_and_the_chain_is_keyed(synth: Synth) -> None:
+    from aws_cdk.assertions import Match
+
+    synth.template.has_resource_properties("AWS::S3::Bucket", {
+        "ObjectLockEnabled": True,
+        "ObjectLockConfiguration": {"ObjectLockEnabled": "Enabled",
+                                    "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": Match.any_value()}}},
+        "VersioningConfiguration": {"Status": "Enabled"},
+    })
+    bucket = next(k for k in synth.resources("AWS::S3::Bucket") if "Anchors" in k)
+    chain_key = next(k for k in synth.resources("AWS::SecretsManager::Secret") if "ChainKey" in k)
+    for function in synth.resources("AWS::Lambda::Function").values():
+        env = function["Properties"]["Environment"]["Variables"]
+        assert env["MESH_AUDIT_ANCHOR_BUCKET"] == {"Ref": bucket} and env["MESH_AUDIT_KEY_SECRET"] == {"Ref": chain_key}
+    statements = list(_audit_statements(synth, bucket))
+    allowed = set().union(*(a for effect, a in statements if effect == "Allow"))
+    denied = set().union(*(a for effect, a in statements if effect == "Deny"))
+    assert allowed == {"s3:PutObject"}
+    assert {"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectRetention", "s3:BypassGovernanceRetention",
+            "s3:PutBucketObjectLockConfiguration"} <= denied
+    key_statements = list(_audit_statements(synth, chain_key))
+    assert key_statements and all(s == ("Allow", {"secretsmanager:GetSecretValue"}) for s in key_statements)

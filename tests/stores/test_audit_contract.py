@@ -15,6 +15,7 @@ from typing import Any, Callable
 import pytest
 
 from llm_mesh.audit import chain
+from llm_mesh.audit.keys import ChainKey
 from llm_mesh.audit.verify import verify_store
 from llm_mesh.stores.interfaces import GENESIS_HASH, AuditDraft, AuditRecord
 from llm_mesh.stores.sqlite.audit import SqliteAuditStore
@@ -22,6 +23,7 @@ from llm_mesh.stores.sqlite.connection import SqliteDatabase
 
 T0 = 1_700_000_000.0
 MODULE_TAG = uuid.uuid4().hex[:8]
+KEY = ChainKey(b"contract-test-chain-key-32-bytes")
 
 
 def _dynamo_session():
@@ -72,7 +74,7 @@ def backend(request, tmp_path):
         def new_store():
             db = SqliteDatabase(path)
             dbs.append(db)
-            return SqliteAuditStore(db)
+            return SqliteAuditStore(db, key=KEY)
 
         def raw(sql: str, params: tuple) -> None:
             conn = sqlite3.connect(path)
@@ -112,7 +114,7 @@ def backend(request, tmp_path):
     def dynamo_store():
         client = make_client(endpoint_url=endpoint, region_name="us-east-1", session=_dynamo_session())
         clients.append(client)
-        return DynamoAuditStore(client, name)
+        return DynamoAuditStore(client, name, key=KEY)
 
     def key(partition: str, seq: int) -> dict:
         return {"partition": {"S": partition}, "seq": {"N": str(seq)}}
@@ -154,7 +156,7 @@ def test_append_assigns_seq_and_links_and_round_trips(store):
     second = store.append(draft(1, purpose=None, decisions={}))
     assert (first.seq, first.prev_hash) == (1, GENESIS_HASH)
     assert (second.seq, second.prev_hash) == (2, first.hash)
-    assert first.hash == chain.compute_hash(first)
+    assert first.hash == chain.compute_hash(first, KEY) and first.hash.startswith("hmac-sha256:")
     assert store.partition_records("support") == [first, second]
     got = store.partition_records("support")[0]
     assert got.payload == "kms:AQICAHh...base64..." and got.decisions["guardrails"] == {"toxicity": 0.01}
@@ -186,7 +188,7 @@ def test_many_appends_keep_every_chain_intact(store):
     for partition in partitions:
         records = store.partition_records(partition)
         assert [r.seq for r in records] == list(range(1, 21))
-        assert chain.verify_chain(records) == []
+        assert chain.verify_chain(records, keyring=KEY) == []
     report = verify_store(store)
     assert report.ok and report.records_checked == 60 and report.partitions_checked == 3
     assert "chain intact" in report.summary()
@@ -267,14 +269,45 @@ def test_verify_catches_a_changed_record(backend, field, value):
 
 
 def test_verify_catches_a_changed_record_with_recomputed_hash(backend):
+    """Rewrite record 2 and re-seal it and every later record with plain sha256 (all an
+    attacker without the key can do): the chain is broken at sequence 2."""
     store = backend.new_store()
     for i in range(4):
         store.append(draft(i))
-    original = store.partition_records("support")[1]
-    forged = dataclasses.replace(original, status=500)
-    backend.tamper("support", 2, "status", 500)
-    backend.tamper("support", 2, "hash", chain.compute_hash(forged))
-    assert problems_of(store) == [("support", 3, chain.BROKEN_LINK)]
+    records = store.partition_records("support")
+    prev_hash = records[0].hash
+    for original in records[1:]:
+        forged = dataclasses.replace(original, status=500 if original.seq == 2 else original.status, prev_hash=prev_hash)
+        forged = dataclasses.replace(forged, hash=chain.compute_hash(forged))
+        backend.tamper("support", forged.seq, "status", forged.status)
+        backend.tamper("support", forged.seq, "prev_hash", forged.prev_hash)
+        backend.tamper("support", forged.seq, "hash", forged.hash)
+        prev_hash = forged.hash
+    assert problems_of(store) == [("support", s, chain.DOWNGRADE) for s in (2, 3, 4)]
+    report = verify_store(store)
+    assert report.status == "broken" and report.statuses[0].broken_at == 2
+    assert "support: broken at sequence 2" in report.summary()
+
+
+def test_verify_catches_a_key_holder_reseal_with_anchors(backend):
+    """Someone holding the key and write access rewrites record 2 and re-seals 2..4 with valid
+    HMACs: only the anchor kept outside the store (at seq 3 here) gives it away."""
+    store = backend.new_store()
+    for i in range(4):
+        store.append(draft(i))
+    anchors = {"support": [(3, store.partition_records("support")[2].hash)]}
+    records = store.partition_records("support")
+    prev_hash = records[0].hash
+    for original in records[1:]:
+        forged = chain.seal(dataclasses.replace(original, model="cheaper" if original.seq == 2 else original.model),
+                            original.seq, prev_hash, KEY)
+        for name in ("model", "prev_hash", "hash"):
+            backend.tamper("support", forged.seq, name, getattr(forged, name))
+        prev_hash = forged.hash
+    assert problems_of(store) == []  # the key alone cannot tell
+    report = verify_store(store, anchors=anchors)
+    assert [(p.seq, p.kind) for p in report.problems] == [(3, chain.CHANGED)]
+    assert report.status == "broken"
 
 
 def test_verify_catches_a_deleted_record(backend):

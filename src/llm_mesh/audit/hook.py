@@ -18,17 +18,18 @@ KMS key on AWS (:mod:`llm_mesh.aws.kms`).
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import json
 import logging
 import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Protocol
 
+from llm_mesh.audit.anchors import Anchorer, default_anchor_sink
 from llm_mesh.audit.chain import daily_partition
-from llm_mesh.gateway.background import BackgroundBatches
+from llm_mesh.audit.writers import BackgroundAuditWriter, InlineAuditWriter, emf_failure_metric
 from llm_mesh.gateway.context import RequestContext
 from llm_mesh.gateway.hooks import BaseHook, Outcome
 from llm_mesh.gateway.stages import Stage
@@ -88,58 +89,6 @@ def build_cipher(key: PayloadKey, environ: Any = None) -> PayloadCipher:
     if not value:
         raise ValueError(f"audit payload key: environment variable {key.env} is not set")
     return FernetPayloadCipher(value)
-
-
-# ----------------------------------------------------------------------------- writers
-
-
-class InlineAuditWriter:
-    def __init__(self, store: AuditStore) -> None:
-        self.store = store
-        self.failures = 0
-
-    def write(self, draft: AuditDraft) -> None:
-        try:
-            self.store.append(draft)
-        except Exception:
-            self.failures += 1
-            logger.exception("audit append failed for %s", draft.record_id)
-
-    def flush(self) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
-
-class BackgroundAuditWriter:
-    """One daemon thread appends drafts in arrival order (the chain needs that order);
-    the request path only queues them (see gateway.background)."""
-
-    def __init__(self, store: AuditStore, interval: float = 0.02) -> None:
-        self.store = store
-        self.failures = 0
-        self._batches: BackgroundBatches[AuditDraft] = BackgroundBatches(
-            self._append, name="mesh-audit", batch_size=100, interval=interval
-        )
-        atexit.register(self.close)
-
-    def _append(self, drafts: list[AuditDraft]) -> None:
-        for draft in drafts:
-            try:
-                self.store.append(draft)
-            except Exception:
-                self.failures += 1
-                logger.exception("audit append failed for %s", draft.record_id)
-
-    def write(self, draft: AuditDraft) -> None:
-        self._batches.put(draft)
-
-    def flush(self, timeout: float = 10.0) -> None:
-        self._batches.flush(timeout)
-
-    def close(self) -> None:
-        self._batches.close()
 
 
 # ----------------------------------------------------------------------------- the hook
@@ -270,5 +219,20 @@ def audit_hook(context: Any) -> AuditHook | None:
     cipher = context.extras.get("audit_cipher")
     if cipher is None and cfg.payloads and cfg.payload_key is not None:
         cipher = build_cipher(cfg.payload_key)
-    writer = BackgroundAuditWriter(store) if context.home == "local" else InlineAuditWriter(store)
+    writer = _writer(store, context.home)
     return AuditHook(config=context.config, cfg=cfg, writer=writer, cipher=cipher, version=config_version(context.config))
+
+
+def _writer(store: AuditStore, home: str) -> InlineAuditWriter:
+    """Locally: background batches, anchors and spills in the data directory. On AWS: inline
+    appends, anchors to the Object Lock bucket, spills in /tmp, failures as an EMF metric."""
+    data_dir = getattr(store, "data_dir", None)
+    sink = default_anchor_sink(data_dir)
+    # 0: anchor after every batch (every append inline); more trades S3 puts for a window in
+    # which a key holder could re-seal the newest records unseen.
+    interval_s = float(os.environ.get("MESH_AUDIT_ANCHOR_INTERVAL_S") or 0)
+    anchorer = Anchorer(sink, interval_s) if sink is not None else None
+    if home == "local":
+        return BackgroundAuditWriter(store, anchorer, spill_dir=data_dir)
+    spill_dir = os.environ.get("MESH_AUDIT_SPILL_DIR") or os.path.join(tempfile.gettempdir(), "mesh-audit-spill")
+    return InlineAuditWriter(store, anchorer, spill_dir=spill_dir, on_failure=emf_failure_metric)

@@ -161,6 +161,24 @@ def audit() -> None:
     """The tamper-evident audit trail."""
 
 
+def _anchor_sink(store, dynamodb: bool):
+    from llm_mesh.audit.anchors import default_anchor_sink
+
+    return default_anchor_sink(None if dynamodb else getattr(store, "data_dir", None))
+
+
+def _save_heads(store, anchors_file: str | None, anchors: dict, partitions: tuple[str, ...]) -> None:
+    if not anchors_file:
+        raise click.UsageError("--save-anchors needs --anchors FILE")
+    heads = {}
+    for p in (list(partitions) or store.partitions()):
+        head = store.head(p)
+        if head is not None:
+            heads[p] = [head.seq, head.hash]
+    Path(anchors_file).write_text(json.dumps({**{p: list(v) for p, v in anchors.items()}, **heads}, indent=1, sort_keys=True))
+    click.echo(f"anchors saved to {anchors_file} ({len(heads)} partition(s))")
+
+
 @audit.command("verify")
 @_with_store
 @click.option("--anchors", "anchors_file", default=None, type=click.Path(dir_okay=False),
@@ -168,29 +186,25 @@ def audit() -> None:
 @click.option("--save-anchors", is_flag=True, help="write the current heads to --anchors when the chain is intact")
 @click.option("--partition", "partitions", multiple=True, help="only these partitions")
 def audit_verify(data_dir: str, dynamodb: bool, endpoint_url: str | None, anchors_file: str | None, save_anchors: bool, partitions: tuple[str, ...]) -> None:
-    """Recompute every chain; exit 1 on a changed, removed or reordered record."""
-    from llm_mesh.audit.verify import verify_store
+    """Recompute every chain (HMAC with the chain key) and check it against every anchor the
+    writers kept (the data dir's anchor file, or the S3 bucket named by MESH_AUDIT_ANCHOR_BUCKET).
+    Exit 0: intact; 1: broken (the output names each partition and the first bad sequence);
+    3: unkeyed (a legacy plain-sha256 chain: consistent, but anyone could have re-sealed it)."""
+    from llm_mesh.audit.verify import UNKEYED, verify_store
 
     stores, store = _audit_store(data_dir, dynamodb, endpoint_url)
     anchors: dict[str, tuple[int, str]] = {}
     if anchors_file and Path(anchors_file).exists():
         anchors = {p: (int(v[0]), str(v[1])) for p, v in json.loads(Path(anchors_file).read_text()).items()}
-    report = verify_store(store, partitions=list(partitions) or None, anchors=anchors)
+    report = verify_store(store, partitions=list(partitions) or None, anchors=anchors,
+                          anchor_sink=_anchor_sink(store, dynamodb))
     click.echo(report.summary())
     if report.ok and save_anchors:
-        if not anchors_file:
-            raise click.UsageError("--save-anchors needs --anchors FILE")
-        heads = {}
-        for p in (list(partitions) or store.partitions()):
-            head = store.head(p)
-            if head is not None:
-                heads[p] = [head.seq, head.hash]
-        Path(anchors_file).write_text(json.dumps({**{p: list(v) for p, v in anchors.items()}, **heads}, indent=1, sort_keys=True))
-        click.echo(f"anchors saved to {anchors_file} ({len(heads)} partition(s))")
+        _save_heads(store, anchors_file, anchors, partitions)
     close = getattr(stores, "close", None)
     if close:
         close()
-    sys.exit(0 if report.ok else 1)
+    sys.exit(1 if not report.ok else 3 if report.status == UNKEYED else 0)
 
 
 @audit.command("query")

@@ -148,8 +148,9 @@ class AuditDraft:
 
 @dataclass(frozen=True)
 class AuditRecord:
-    """One link of a partition's hash chain. ``hash`` is sha256 over the canonical JSON of
-    every other field (llm_mesh.audit.chain), ``prev_hash`` the hash of record ``seq - 1``."""
+    """One link of a partition's hash chain. ``hash`` is HMAC-SHA256 under the chain key
+    (``hmac-sha256:<key id>:<hex>``; plain sha256 hex in chains written before keying) over the
+    canonical JSON of every other field (llm_mesh.audit.chain), ``prev_hash`` the hash of record ``seq - 1``."""
 
     partition: str
     seq: int  # 1, 2, 3... within the partition, no gaps

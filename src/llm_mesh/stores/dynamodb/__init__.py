@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from llm_mesh.audit.keys import key_from_environment
 from llm_mesh.stores.dynamodb.admin import create_tables, table_definition
 from llm_mesh.stores.dynamodb.audit import DynamoAuditStore
 from llm_mesh.stores.dynamodb.budgets import DynamoBudgetStore
@@ -39,7 +40,7 @@ class DynamoStores:
         # Optional tables (see tables.py): None when no name was given for them.
         health, audit = self.table_names.get("health"), self.table_names.get("audit")
         self.health = DynamoTargetHealthStore(client, health) if health else None
-        self.audit = DynamoAuditStore(client, audit) if audit else None
+        self.audit = DynamoAuditStore(client, audit, key=key_from_environment()) if audit else None
         # cost governance (llm_mesh.cost); optional tables too
         names = self.table_names
         self.ledger = DynamoLedgerStore(client, names["ledger"]) if names.get("ledger") else None

@@ -5,8 +5,14 @@ append() reads the partition's last record (Query, newest first, Limit 1, strong
 consistent) and writes record seq + 1 with a conditional PutItem
 (``attribute_not_exists``): two instances appending at once cannot both take a seq.
 The loser gets the winner's item back (``ReturnValuesOnConditionCheckFailure``),
-chains onto it and tries the next seq. Records are immutable once written, so a
-record's prev_hash is always the hash of the record really stored before it.
+chains onto it and tries the next seq; after a few lost races it backs off with
+full jitter (exponentially, capped) and re-reads the head, so 32+ writers on one hot
+chain all get through instead of starving until a deadline. Records are immutable once
+written (the functions' IAM allows PutItem but no UpdateItem/DeleteItem, and the code
+only ever puts with ``attribute_not_exists``), so a record's prev_hash is always the
+hash of the record really stored before it. Records are sealed with HMAC-SHA256 under
+the chain key (``audit.keys``); an append that still fails raises ``AuditAppendFailed``
+and the writers keep and retry it (``audit.hook``).
 
 Reads for admins: ``query`` with an app uses the GSI; without one, and
 ``partitions()``, Scan the table (admin credentials; the functions only append).
@@ -20,11 +26,18 @@ import time
 from typing import Any, Iterator
 
 from llm_mesh.audit.chain import normalize_draft, seal
+from llm_mesh.audit.keys import ChainKey
 from llm_mesh.stores.dynamodb import codec
 from llm_mesh.stores.dynamodb.codec import Item
 from llm_mesh.stores.interfaces import GENESIS_HASH, AuditDraft, AuditRecord
 
-APPEND_TIMEOUT_S = 10.0  # give up on one append after this long losing seq races
+APPEND_TIMEOUT_S = 30.0  # raise (the writer keeps the draft and retries) after this long losing races
+BACKOFF_BASE_S = 0.005
+BACKOFF_CAP_S = 0.5
+
+
+class AuditAppendFailed(RuntimeError):
+    """An append lost every seq race before its deadline; nothing was written."""
 
 
 def _item(record: AuditRecord) -> Item:
@@ -88,44 +101,57 @@ def _newest_first(record: AuditRecord) -> tuple:
 
 
 class DynamoAuditStore:
-    def __init__(self, client: Any, table_name: str, *, append_timeout_s: float = APPEND_TIMEOUT_S) -> None:
+    def __init__(
+        self, client: Any, table_name: str, *, key: ChainKey | None = None, append_timeout_s: float = APPEND_TIMEOUT_S
+    ) -> None:
         self._client = client
         self._table = table_name
         self._append_timeout_s = append_timeout_s
+        self.key = key
         self.conflicts = 0  # seq races lost by this instance (a contention metric)
+        self._window = 0.0  # back-off window (s), adapted to how contended the chains are
 
     # -- append --------------------------------------------------------------
+    def _put_new(self, record: AuditRecord) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item=_item(record),
+            ConditionExpression="attribute_not_exists(#p)",
+            ExpressionAttributeNames={"#p": "partition"},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+
     def append(self, draft: AuditDraft) -> AuditRecord:
         values = normalize_draft(draft)  # validate before any I/O
-        last = self.head(values["partition"])
+        partition = values["partition"]
+        last = self.head(partition)
         conflict = self._client.exceptions.ConditionalCheckFailedException
         deadline = time.monotonic() + self._append_timeout_s
         attempt = 0
         while True:
             seq, prev_hash = (1, GENESIS_HASH) if last is None else (last.seq + 1, last.hash)
-            record = seal(values, seq, prev_hash)
+            record = seal(values, seq, prev_hash, self.key)
             try:
-                self._client.put_item(
-                    TableName=self._table,
-                    Item=_item(record),
-                    ConditionExpression="attribute_not_exists(#p)",
-                    ExpressionAttributeNames={"#p": "partition"},
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
+                self._put_new(record)
+                self._window /= 2  # contention easing: try sooner next time
                 return record
             except conflict as exc:
-                # Another writer took this seq: chain onto its record (or re-read the head).
                 attempt += 1
                 self.conflicts += 1
                 if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"could not append to audit partition {values['partition']!r}:"
-                        f" {attempt} conflicting attempts in {self._append_timeout_s:g}s"
+                    raise AuditAppendFailed(
+                        f"could not append to audit partition {partition!r}:"
+                        f" {attempt} lost races in {self._append_timeout_s:g}s"
                     ) from exc
-                item = getattr(exc, "response", {}).get("Item")
-                last = _record(item) if item else self.head(values["partition"])
-                if attempt >= 3:  # small jitter only: long back-offs starve the losers
-                    time.sleep(random.uniform(0, 0.004))
+                if attempt < 2 and self._window < BACKOFF_BASE_S:  # a rare race: chain onto the winner
+                    item = getattr(exc, "response", {}).get("Item")
+                    last = _record(item) if item else self.head(partition)
+                    continue
+                # Many writers on one chain: the window doubles with each loss and is kept across
+                # appends (halved on success), so a busy chain settles to about one try at a time.
+                self._window = min(BACKOFF_CAP_S, max(BACKOFF_BASE_S, self._window * 2))
+                time.sleep(random.uniform(0, self._window))
+                last = self.head(partition)
 
     # -- reads ---------------------------------------------------------------
     def _pages(self, operation: str, **kwargs: Any) -> Iterator[Item]:

@@ -1,8 +1,10 @@
 """Audit trail in SQLite (table ``audit_log``, primary key (partition, seq)).
 
 append() reads the partition's last record and inserts the next one inside one
-BEGIN IMMEDIATE transaction, so concurrent writers (threads or processes on the
-same file) never fork a chain. Triggers refuse UPDATE and DELETE: the store is
+BEGIN IMMEDIATE transaction (append_many: one transaction for a whole batch), so
+concurrent writers (threads or processes on the same file) never fork a chain and
+never lose an append. Records are sealed with HMAC-SHA256 under the chain key
+(by default ``audit-chain.key`` beside the database, generated on first use). Triggers refuse UPDATE and DELETE: the store is
 append-only through SQL too (someone with the file can drop them; the hash chain
 is what makes such edits visible).
 """
@@ -11,9 +13,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
+from typing import Any, Iterable
 
 from llm_mesh.audit.chain import seal
+from llm_mesh.audit.keys import ChainKey, resolve_key
 from llm_mesh.stores.interfaces import GENESIS_HASH, AuditDraft, AuditRecord
 from llm_mesh.stores.sqlite.connection import SqliteDatabase
 
@@ -132,22 +135,42 @@ def _record(row: sqlite3.Row) -> AuditRecord:
     )
 
 
+_DEFAULT_KEY: Any = object()  # the environment's key, else the key file beside the database
+
+
 class SqliteAuditStore:
-    def __init__(self, db: SqliteDatabase) -> None:
+    def __init__(self, db: SqliteDatabase, key: ChainKey | None = _DEFAULT_KEY) -> None:
         self._db = db
+        self.key: ChainKey | None = resolve_key(db.path.parent) if key is _DEFAULT_KEY else key
         with db.transaction() as conn:
             for statement in _SCHEMA:
                 conn.execute(statement)
 
+    @property
+    def data_dir(self):
+        return self._db.path.parent
+
     def append(self, draft: AuditDraft) -> AuditRecord:
+        return self.append_many([draft])[0]
+
+    def append_many(self, drafts: Iterable[AuditDraft]) -> list[AuditRecord]:
+        """Append a batch in one BEGIN IMMEDIATE transaction: all or nothing."""
+        records: list[AuditRecord] = []
+        heads: dict[str, tuple[int, str]] = {}
         with self._db.transaction() as conn:
-            last = conn.execute(
-                "SELECT seq, hash FROM audit_log WHERE partition = ? ORDER BY seq DESC LIMIT 1", (draft.partition,)
-            ).fetchone()
-            seq, prev_hash = (1, GENESIS_HASH) if last is None else (last["seq"] + 1, last["hash"])
-            record = seal(draft, seq, prev_hash)
-            conn.execute(_INSERT, _row(record))
-        return record
+            for draft in drafts:
+                if draft.partition not in heads:
+                    last = conn.execute(
+                        "SELECT seq, hash FROM audit_log WHERE partition = ? ORDER BY seq DESC LIMIT 1",
+                        (draft.partition,),
+                    ).fetchone()
+                    heads[draft.partition] = (0, GENESIS_HASH) if last is None else (last["seq"], last["hash"])
+                seq, prev_hash = heads[draft.partition]
+                record = seal(draft, seq + 1, prev_hash, self.key)
+                conn.execute(_INSERT, _row(record))
+                heads[draft.partition] = (record.seq, record.hash)
+                records.append(record)
+        return records
 
     def query(
         self,
