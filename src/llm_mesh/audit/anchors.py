@@ -76,9 +76,9 @@ class S3AnchorSink:
 
     def __init__(self, bucket: str, prefix: str = "audit-anchors/", client: Any = None) -> None:
         if client is None:
-            import boto3
+            from llm_mesh.aws.clients import aws_client
 
-            client = boto3.client("s3")
+            client = aws_client("s3")
         self.bucket, self.prefix, self._client = bucket, prefix, client
 
     def put(self, partition: str, seq: int, record_hash: str) -> None:

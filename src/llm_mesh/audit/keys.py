@@ -107,9 +107,9 @@ def load_or_create_key_file(directory: str | Path) -> ChainKey:
 
 def _secret_value(secret_id: str, client: Any = None) -> str:
     if client is None:
-        import boto3
+        from llm_mesh.aws.clients import aws_client
 
-        client = boto3.client("secretsmanager")
+        client = aws_client("secretsmanager")
     return client.get_secret_value(SecretId=secret_id)["SecretString"]
 
 
