@@ -1,10 +1,14 @@
 """CDK entry point: ``cdk synth`` (cdk.json runs ``.venv/bin/python infra/app.py``).
 
 Context (``-c key=value``):
-- ``meshConfig``: path of the mesh config to deploy (default: mesh.yaml at the repo root);
+- ``meshConfig``: path of the mesh config to deploy (default: mesh.aws.yaml at the repo root);
 - ``layerMode``: ``full`` (default; pip-installs the layer's wheels, no Docker) or
   ``core`` (copy llm_mesh only: fast, offline, not deployable on its own);
-- ``lwaLayerVersion``: AWS Lambda Web Adapter layer version.
+- ``lwaLayerVersion``: AWS Lambda Web Adapter layer version;
+- ``allowPrivateUpstreams``: ``true`` to deploy providers at private-range addresses
+  (VPC targets); loopback is always refused;
+- ``throttleRateLimit`` / ``throttleBurstLimit``: the API stage's throttling (default 100 / 200);
+- ``reservedConcurrency``: reserved concurrency of each gateway function (default: none).
 
 An invalid config stops the synth with the same "path: message" lines as
 ``mesh validate``, and exit status 1: a bad config never deploys.
@@ -32,7 +36,7 @@ STACK_NAME = "LlmMesh"
 def build_app(context: dict | None = None, outdir: str | None = None, build_dir: str | None = None) -> tuple[cdk.App, MeshStack]:
     """Build the app and stack (raises ConfigError on an invalid mesh config)."""
     app = cdk.App(context=context or {}, outdir=outdir)
-    config = app.node.try_get_context("meshConfig") or "mesh.yaml"
+    config = app.node.try_get_context("meshConfig") or "mesh.aws.yaml"
     config_path = Path(config) if Path(config).is_absolute() else ROOT / config
     layer_mode = app.node.try_get_context("layerMode") or "full"
     if layer_mode not in ("full", "core"):
@@ -45,10 +49,24 @@ def build_app(context: dict | None = None, outdir: str | None = None, build_dir:
         build_dir=build_dir,
         core_only_layer=layer_mode == "core",
         lwa_layer_version=lwa_version,
+        allow_private_upstreams=str(app.node.try_get_context("allowPrivateUpstreams")).lower() == "true",
+        **_deploy_limits(app),
         description="LLM mesh: governed OpenAI-compatible gateway (API Gateway + Lambda + DynamoDB)",
     )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True))
     return app, stack
+
+
+def _deploy_limits(app: cdk.App) -> dict:
+    """Stage throttling and the gateway functions' reserved concurrency, from context."""
+    limits: dict = {}
+    for key, name, kind in (("throttleRateLimit", "throttle_rate_limit", float),
+                            ("throttleBurstLimit", "throttle_burst_limit", int),
+                            ("reservedConcurrency", "reserved_concurrency", int)):
+        value = app.node.try_get_context(key)
+        if value not in (None, ""):
+            limits[name] = kind(value)
+    return limits
 
 
 def main() -> int:

@@ -15,14 +15,17 @@ from constructs import Construct
 from pydantic import BaseModel
 
 from infra.components.agents import build_agents
-from infra.components.api import MeshApi
+from infra.components.alarms import InfraAlarms
+from infra.components.api import DEFAULT_BURST_LIMIT, DEFAULT_RATE_LIMIT, MeshApi
 from infra.components.dashboards import MeshDashboards
 from infra.components.functions import LWA_DEFAULT_VERSION, GatewayFunctions
 from infra.components.opensearch import build_knowledge_bases
-from infra.components.redact import RedactFunction
+from infra.components.model_access import grant_model_access
+from infra.components.redact import RedactFunction, governance_statements
 from infra.components.self_hosted import SelfHostedEndpoints
 from infra.components.tables import MeshTables
-from llm_mesh.config import MeshConfig, load_config
+from llm_mesh.aws.deploy_checks import deploy_problems
+from llm_mesh.config import ConfigError, MeshConfig, load_config
 from llm_mesh.config.schema import SecretRef
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,11 +61,19 @@ class MeshStack(Stack):
         build_dir: Path | str | None = None,
         core_only_layer: bool = False,
         lwa_layer_version: int = LWA_DEFAULT_VERSION,
+        allow_private_upstreams: bool = False,
+        throttle_rate_limit: float = DEFAULT_RATE_LIMIT,
+        throttle_burst_limit: int = DEFAULT_BURST_LIMIT,
+        reserved_concurrency: int | None = None,
         **kwargs: Any,
     ) -> None:
-        # Validate before creating anything: ConfigError carries one "path: message" per problem.
+        # Validate before creating anything: ConfigError carries one "path: message" per problem,
+        # the same lines as `mesh validate --home aws` (one shared list of deploy checks).
         config_path = Path(config_path)
         self.mesh_config = load_config(config_path)
+        problems = deploy_problems(self.mesh_config, allow_private_upstreams=allow_private_upstreams)
+        if problems:
+            raise ConfigError(str(config_path), problems)
         super().__init__(scope, construct_id, **kwargs)
 
         from layers.build import DEFAULT_BUILD_DIR, build_layer, stage_function
@@ -82,13 +93,36 @@ class MeshStack(Stack):
             lwa_layer_version=lwa_layer_version,
         )
         self.self_hosted = SelfHostedEndpoints(self, "SelfHosted", endpoints=self.mesh_config.self_hosted, grantees=(self.functions.buffered, self.functions.streaming))
-        self.api = MeshApi(self, "Api", buffered=self.functions.buffered, streaming=self.functions.streaming)
+        if reserved_concurrency is not None:  # a ceiling per gateway function, so one mesh cannot starve the account
+            for function in (self.functions.buffered, self.functions.streaming):
+                function.node.default_child.reserved_concurrent_executions = reserved_concurrency
+        self.api = MeshApi(self, "Api", buffered=self.functions.buffered, streaming=self.functions.streaming,
+                           throttling_rate_limit=throttle_rate_limit, throttling_burst_limit=throttle_burst_limit)
         self.dashboards = MeshDashboards(self, "Dashboards", config=self.mesh_config)  # finance + SRE, alarms
         self.redact = RedactFunction(self, "Redact", functions=self.functions, api=self.api, config=self.mesh_config, code_dir=stage_function("redact", config_path, build_dir), tables=self.tables, secrets=secret_names(self.mesh_config))
         self.agents = build_agents(self, config_path=config_path, build_dir=build_dir)
         self.knowledge_bases = build_knowledge_bases(self, config_path=config_path, build_dir=build_dir)
+        self._grant_model_callers()
+        self.infra_alarms = InfraAlarms(self, "Alarms", stack=self)
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL; the OpenAI base_url is <ApiUrl>v1")
         self._acknowledge_nag_findings()
+
+    def _grant_model_callers(self) -> None:
+        """Bedrock/SageMaker invoke on every function that calls models; the agent task role also gets
+        what the gateway's governance and self-hosted endpoints need (it runs the same pipeline)."""
+        callers = [self.functions.buffered, self.functions.streaming]
+        if self.agents is not None:
+            task = self.agents.task_function
+            callers.append(task)
+            for statement in governance_statements(self, self.mesh_config):
+                task.add_to_role_policy(statement)
+            if any(s.resources == ["*"] for s in governance_statements(self, self.mesh_config)):
+                _ack(task.role, "AwsSolutions-IAM5[Resource::*]",
+                     "comprehend:DetectPiiEntities and X-Ray support no resource-level permissions; '*' is required.")
+            self.self_hosted.grant_invoke(task)
+        if self.knowledge_bases is not None:
+            callers.append(self.knowledge_bases.ingest_function)  # embeddings go through the config's routes
+        grant_model_access(self, self.mesh_config, [function.role for function in callers])
 
     def _acknowledge_nag_findings(self) -> None:
         """Each remaining cdk-nag finding, acknowledged on the construct it applies to, with its reason."""
@@ -115,8 +149,9 @@ class MeshStack(Stack):
         _ack(
             rest_api,
             "AwsSolutions-APIG3",
-            "The API is IAM-authorized on every method and throttled per stage; a WAFv2 web ACL is an "
-            "organisation-level choice that can be associated with the stage without changing this stack.",
+            "The API is IAM-authorized on every method and throttled per stage (throttleRateLimit/"
+            "throttleBurstLimit context); a WAFv2 web ACL is an organisation-level choice that can be "
+            "associated with the stage without changing this stack.",
         )
         _ack(
             rest_api,

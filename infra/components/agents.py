@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -21,6 +23,7 @@ from constructs import Construct
 
 from infra.components.functions import (ARCHITECTURE, LOG_RETENTION, RUNTIME, TRACING, acknowledge_tracing,
                                         observability_env, secret_arns)
+from llm_mesh.agents.execution_status import BAD_ENDINGS, DETAIL_TYPE
 from llm_mesh.agents.machine import FUNCTION_ARN_VARIABLE, definition_json
 from llm_mesh.config import ConfigError
 
@@ -71,6 +74,12 @@ class AgentOrchestration(Construct):
             tracing_enabled=True,
         )
         self.task_function.grant_invoke(self.state_machine.role)
+        # Endings no Catch sees (256 KiB state limit, execution timeout, StopExecution) still fail the run.
+        self.ended_badly = events.Rule(
+            self, "ExecutionEndedBadly", description="LLM mesh: mark agent runs failed when their execution ends badly",
+            event_pattern=events.EventPattern(source=["aws.states"], detail_type=[DETAIL_TYPE], detail={
+                "status": list(BAD_ENDINGS), "stateMachineArn": [self.state_machine.state_machine_arn]}),
+            targets=[targets.LambdaFunction(self.task_function, retry_attempts=4)])
         for function in (gateway.buffered, gateway.streaming):
             function.add_environment("MESH_AGENT_STATE_MACHINE", self.state_machine.state_machine_arn)
             self.state_machine.grant_start_execution(function)

@@ -13,6 +13,8 @@ from constructs import Construct
 STREAMING_PATHS = (("v1", "chat", "completions"), ("v1", "messages"))
 STREAM_TIMEOUT = Duration.minutes(5)
 IAM = apigw.AuthorizationType.IAM
+DEFAULT_RATE_LIMIT = 100.0  # cdk context throttleRateLimit
+DEFAULT_BURST_LIMIT = 200  # cdk context throttleBurstLimit
 
 
 class MeshApi(Construct):
@@ -24,6 +26,8 @@ class MeshApi(Construct):
         buffered: lambda_.IFunction,
         streaming: lambda_.IFunction,
         stage_name: str = "prod",
+        throttling_rate_limit: float = DEFAULT_RATE_LIMIT,
+        throttling_burst_limit: int = DEFAULT_BURST_LIMIT,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -36,27 +40,10 @@ class MeshApi(Construct):
             description="LLM mesh: OpenAI-compatible gateway (SigV4 / IAM auth)",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=True,  # the account-level role API Gateway needs for execution logs
-            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
+            # The role is account-wide (API Gateway's one logging role): other APIs may use it, keep it.
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
             default_method_options=apigw.MethodOptions(authorization_type=IAM),
-            deploy_options=apigw.StageOptions(
-                stage_name=stage_name,
-                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=True,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
-                logging_level=apigw.MethodLoggingLevel.ERROR,
-                data_trace_enabled=False,  # never log request/response bodies (prompts)
-                metrics_enabled=True,
-                tracing_enabled=True,
-            ),
+            deploy_options=_stage_options(stage_name, self.access_logs, throttling_rate_limit, throttling_burst_limit),
         )
         # No API Gateway request validator: the app validates every body and answers in
         # OpenAI's error shape; API Gateway's own 400s would break the SDKs' error handling.
@@ -94,3 +81,28 @@ class MeshApi(Construct):
     @property
     def url(self) -> str:
         return self.rest_api.url
+
+
+def _stage_options(stage_name: str, access_logs: logs.ILogGroup, rate_limit: float, burst_limit: int) -> apigw.StageOptions:
+    return apigw.StageOptions(
+        stage_name=stage_name,
+        access_log_destination=apigw.LogGroupLogDestination(access_logs),
+        access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+            caller=True,
+            http_method=True,
+            ip=True,
+            protocol=True,
+            request_time=True,
+            resource_path=True,
+            response_length=True,
+            status=True,
+            user=True,
+        ),
+        logging_level=apigw.MethodLoggingLevel.ERROR,
+        data_trace_enabled=False,  # never log request/response bodies (prompts)
+        metrics_enabled=True,
+        tracing_enabled=True,
+        # Stage-wide ceiling (requests/s, burst) before the mesh's per-app rate limits apply.
+        throttling_rate_limit=rate_limit,
+        throttling_burst_limit=burst_limit,
+    )

@@ -136,6 +136,17 @@ class MeshDashboards(Construct):
             treat_missing_data=cw.TreatMissingData.NOT_BREACHING))
         self.alarm_topic = self._alarm_topic() if self.alarms else None
 
+    def notify(self, alarms: list[cw.Alarm]) -> None:
+        """Send more alarms (infrastructure ones) to the same topic, creating it if none exists yet."""
+        if self.alarm_topic is None:
+            self.alarms.extend(alarms)
+            self.alarm_topic = self._alarm_topic()
+            return
+        action = cw_actions.SnsAction(self.alarm_topic)
+        for alarm in alarms:
+            alarm.add_alarm_action(action)
+        self.alarms.extend(alarms)
+
     def _alarm_topic(self) -> sns.Topic:
         """The alarms' SNS topic, encrypted with a key CloudWatch may use (it cannot use aws/sns)."""
         key = kms.Key(self, "AlarmTopicKey", enable_key_rotation=True, removal_policy=RemovalPolicy.DESTROY,
@@ -152,7 +163,7 @@ class MeshDashboards(Construct):
         for alarm in self.alarms:
             alarm.add_alarm_action(action)
         CfnOutput(Stack.of(self), "AlarmTopicArn", value=topic.topic_arn,
-                  description="SNS topic notified by the budget and error-rate alarms (subscribe on-call here)")
+                  description="SNS topic notified by every mesh alarm (subscribe on-call here)")
         return topic
 
     def _metric(self, name: str, dimensions: dict[str, str], statistic: str, period: Duration, label: str | None) -> cw.Metric:

@@ -26,15 +26,17 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_opensearchserverless as aoss
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.components.functions import (ARCHITECTURE, LOG_RETENTION, RUNTIME, TRACING, acknowledge_tracing,
                                         observability_env, secret_arns)
 from llm_mesh.config import ConfigError
+from llm_mesh.aws.deploy_checks import index_dimensions
 from llm_mesh.kb.stores.opensearch import ENDPOINT_ENV
 
-LOCAL_MODEL_DIMENSIONS = 384  # all-MiniLM-L6-v2
 READ_PERMISSIONS = ["aoss:ReadDocument", "aoss:DescribeIndex"]
 WRITE_PERMISSIONS = ["aoss:ReadDocument", "aoss:WriteDocument", "aoss:DescribeIndex", "aoss:CreateIndex", "aoss:UpdateIndex"]
 
@@ -42,17 +44,6 @@ WRITE_PERMISSIONS = ["aoss:ReadDocument", "aoss:WriteDocument", "aoss:DescribeIn
 def opensearch_knowledge_bases(config: Any) -> dict[str, Any]:
     return {n: kb for n, kb in (config.knowledge_bases or {}).items() if kb.store.kind == "opensearch"}
 
-
-def index_dimensions(name: str, kb: Any) -> int:
-    given = kb.store.options.get("dimensions")
-    if given:
-        return int(given)
-    if kb.embedding.kind == "hashing":
-        return kb.embedding.dimensions
-    if kb.embedding.kind == "local" and not kb.embedding.model:
-        return LOCAL_MODEL_DIMENSIONS
-    raise ValueError(f"knowledge_bases.{name}.store.options.dimensions: required to create the OpenSearch index "
-                     "(the embedding route's vector size)")
 
 
 class KnowledgeBaseInfra(Construct):
@@ -92,11 +83,14 @@ class KnowledgeBaseInfra(Construct):
                                              "LLM mesh: creates the knowledge-base vector indexes at deploy time",
                                              Duration.minutes(2), 512, observability_env("llm-mesh-kb-index"))
 
-        readers = [gateway.buffered.role, gateway.streaming.role]
+        # Agent runs retrieve through the same routes as the gateway: their task function reads too.
+        agents = getattr(stack, "agents", None)
+        querying = [gateway.buffered, gateway.streaming] + ([agents.task_function] if agents is not None else [])
+        readers = [function.role for function in querying]
         writers = [self.ingest_function.role, self.index_function.role]
         for role in readers + writers:
             role.add_to_principal_policy(iam.PolicyStatement(actions=["aoss:APIAccessAll"], resources=[self.collection.attr_arn]))
-        for function in (gateway.buffered, gateway.streaming):
+        for function in querying:
             function.add_environment(ENDPOINT_ENV, endpoint)
         index_resource = f"index/{self.collection_name}/*"
         data_policy = Stack.of(self).to_json_string([
@@ -130,6 +124,7 @@ class KnowledgeBaseInfra(Construct):
                                 server_access_logs_bucket=self.access_logs, server_access_logs_prefix="documents/",
                                 removal_policy=RemovalPolicy.RETAIN)
         self.ingest_function.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[self.bucket.arn_for_objects("kb/*")]))
+        self.ingest_dlq = self._dead_letters()
         for event in (s3.EventType.OBJECT_CREATED, s3.EventType.OBJECT_REMOVED):
             self.bucket.add_event_notification(event, s3n.LambdaDestination(self.ingest_function), s3.NotificationKeyFilter(prefix="kb/"))
         self._acknowledge()
@@ -145,11 +140,21 @@ class KnowledgeBaseInfra(Construct):
         acknowledge_tracing(function)
         return function
 
+    def _dead_letters(self) -> sqs.Queue:
+        """S3 invokes the ingest function asynchronously: an event that fails every retry lands here."""
+        queue = sqs.Queue(self, "IngestDeadLetters", encryption=sqs.QueueEncryption.SQS_MANAGED,
+                          enforce_ssl=True, retention_period=Duration.days(14))
+        self.ingest_function.configure_async_invoke(on_failure=destinations.SqsDestination(queue),
+                                                    retry_attempts=2, max_event_age=Duration.hours(6))
+        return queue
+
     def _acknowledge(self) -> None:
         for function in (self.ingest_function, self.index_function):
             _ack(function, "AwsSolutions-L1", "Pinned to python3.12 with the shared layer's cp312 wheels (layers/build.py).")
         _ack(self.access_logs, "AwsSolutions-S1", "This bucket receives the documents bucket's server access logs; "
                                                   "logging it to itself would loop.")
+        _ack(self.ingest_dlq, "AwsSolutions-SQS3", "This queue is the ingest function's on-failure destination "
+                                                   "(a dead-letter queue itself); an alarm watches its depth.")
         bucket_arn = Stack.of(self).get_logical_id(self.bucket.node.default_child)
         _ack(self.ingest_function.role, f"AwsSolutions-IAM5[Resource::<{bucket_arn}.Arn>/kb/*]",
              "The ingest function reads any object under the kb/ prefix it is notified about: one action, one prefix.")

@@ -14,6 +14,7 @@ from llm_mesh.config.schema import MeshConfig
 from llm_mesh.cost.hook import build_cost_hook
 from llm_mesh.gateway.hooks import HookContext, RequestHook
 from llm_mesh.gateway.pipeline import Pipeline
+from llm_mesh.gateway.metrics_observer import build_observer
 from llm_mesh.gateway.provider_pool import ProviderPool
 from llm_mesh.gateway.request_log import BackgroundLogWriter, InlineLogWriter, RequestLogWriter
 from llm_mesh.gateway.service import MeshService
@@ -92,9 +93,11 @@ def build_runtime(
     )
     providers = ProviderPool(config, secrets)
     unavailable = providers.warm()
-    hooks = build_hooks(HookContext(config=config, stores=stores, secrets=secrets, home=home, extras=home_extras(home, extras)))
+    provided = home_extras(home, extras)
+    hooks = build_hooks(HookContext(config=config, stores=stores, secrets=secrets, home=home, extras=provided))
     service = MeshService(
-        config, authenticator, providers, log_writer, health=getattr(stores, "health", None), pipeline=Pipeline.of(hooks)
+        config, authenticator, providers, log_writer, health=getattr(stores, "health", None), pipeline=Pipeline.of(hooks),
+        observer=build_observer(config, home, provided),
     )
     runtime = MeshRuntime(
         config=config, stores=stores, service=service, home=home, log_writer=log_writer,

@@ -87,11 +87,17 @@ def synthesized(fake: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     base = tmp_path_factory.mktemp("agents-cdk")
     db = make_orders_db(base / "orders.db")
     config_path = base / "mesh.yaml"
-    config_path.write_text(_config(fake.base_url, db))
+    # Synth refuses a loopback upstream and {env: …} credentials (deploy checks), so it gets the deployable
+    # twin; the bundles then serve the fake, as a deployed stack would serve the real upstream.
+    deployable = _config("https://upstream.example/v1", db).replace("{env: FAKE_UPSTREAM_KEY}", "{secret: mesh/up}")
+    config_path.write_text(deployable)
     app, stack = build_app({"layerMode": "core", "meshConfig": str(config_path)},
                            outdir=str(base / "cdk.out"), build_dir=str(base / "build"))
     assembly = app.synth()  # cdk-nag findings fail the synth
     template = assembly.get_stack_by_name(stack.stack_name).template
+    config_path.write_text(_config(fake.base_url, db))
+    for bundled in (base / "build" / "functions").glob("*/mesh.yaml"):
+        bundled.write_text(_config(fake.base_url, db))
     yield Synthesized(template, base / "build", config_path)
 
 

@@ -42,6 +42,14 @@ CONFIG = textwrap.dedent(
 )
 
 
+def load_handler(module_name: str) -> ModuleType:
+    """A fresh copy of functions/gateway/handler.py (its app is built on the first invocation)."""
+    spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions/gateway/handler.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def load_event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text())
 
@@ -74,10 +82,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, dynamodb_local_endpoint: s
             patch.setenv(key, value)
         patch.delenv("AWS_SESSION_TOKEN", raising=False)
         patch.delenv("AWS_PROFILE", raising=False)
-        spec = importlib.util.spec_from_file_location("gateway_handler_under_test", ROOT / "functions/gateway/handler.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        yield module
+        yield load_handler("gateway_handler_under_test")
     for name in names.values():
         dynamodb_local_client.delete_table(TableName=name)
 

@@ -21,3 +21,23 @@ def test_core_only_layer_and_function_staging(tmp_path: Path) -> None:
     config.write_text("version: 1\n")
     bundle = stage_function("gateway", config, tmp_path)
     assert (bundle / "handler.py").exists() and (bundle / "mesh.yaml").read_text() == "version: 1\n"
+
+
+def _name(requirement: str) -> str:
+    import re
+
+    return re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0].strip().lower().replace("_", "-")
+
+
+def test_the_lock_pins_every_layer_requirement_with_a_hash() -> None:
+    from layers.build import LOCK_FILE
+
+    pinned = {}
+    for line in LOCK_FILE.read_text().splitlines():
+        if line and not line.startswith("#"):
+            spec, _, digest = line.partition(" --hash=sha256:")
+            assert "==" in spec and len(digest) == 64, line
+            pinned[_name(spec)] = spec
+    missing = {_name(r) for r in runtime_requirements()} - set(pinned)
+    assert not missing, "run `python layers/build.py --lock`"
+    assert {"pypdf", "numpy"} <= set(pinned)  # PDF ingestion on AWS

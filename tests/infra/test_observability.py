@@ -25,9 +25,11 @@ CONFIG = textwrap.dedent(
     providers:
       echo: {kind: echo}
       openai: {kind: openai, base_url: https://api.openai.com/v1, api_key: {secret: mesh/openai, field: api_key}}
+      bedrock: {kind: bedrock}
     routes:
       echo: {provider: echo, model: echo-1, knowledge_base: handbook}
       chat: {provider: openai, model: gpt-4o-mini}
+      fast: {provider: bedrock, model: amazon.nova-lite-v1:0}
     apps:
       bot: {routes: [chat, echo], principals: ["arn:aws:iam::123456789012:role/bot"]}
     knowledge_bases:
@@ -161,7 +163,7 @@ def test_alarm_topic_is_encrypted_tls_only_and_the_action_of_every_alarm(synth: 
     alarms = synth.resources("AWS::CloudWatch::Alarm")
     descriptions = [a["Properties"]["AlarmDescription"] for a in alarms.values()]
     assert sum("budget bot-monthly" in d for d in descriptions) == 2
-    assert sum(d.startswith("provider ") for d in descriptions) == 2  # echo, openai
+    assert sum(d.startswith("provider ") for d in descriptions) == 3  # echo, openai, bedrock
     for logical_id, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}], logical_id
 
@@ -190,3 +192,43 @@ def test_cdk_nag_clean(synth: Synth) -> None:
     report = AwsSolutionsChecks().validate_scope(synth.app)
     findings = [(v.rule_name, [r.construct_path for r in v.violating_resources]) for v in report.violations]
     assert report.success and not findings, findings
+
+
+def test_agent_task_role_gets_what_the_pipeline_it_runs_needs(synth: Synth) -> None:
+    """Agent runs call models, retrieve from the knowledge base and apply governance like the gateway."""
+    task_id, task = next((k, v) for k, v in synth.mesh_functions().items()
+                         if v["Properties"]["Description"].startswith("LLM mesh agent tasks"))
+    assert "MESH_OPENSEARCH_ENDPOINT" in task["Properties"]["Environment"]["Variables"]
+    role_id = task["Properties"]["Role"]["Fn::GetAtt"][0]
+    actions: set[str] = set()
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                actions.update(statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+    assert {"aoss:APIAccessAll", "bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream", "sns:Publish"} <= actions
+    data_policy = next(iter(synth.resources("AWS::OpenSearchServerless::AccessPolicy").values()))
+    assert role_id in json.dumps(data_policy["Properties"]["Policy"])
+
+
+def test_agent_failures_and_ingest_dead_letters_raise_alarms(synth: Synth) -> None:
+    alarms = [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()]
+    [executions] = [a for a in alarms if a["AlarmDescription"].startswith("Step Functions")]
+    names = {m["MetricStat"]["Metric"]["MetricName"] for m in executions["Metrics"] if "MetricStat" in m}
+    assert names == {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}
+    [dlq_alarm] = [a for a in alarms if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"]
+    [(queue_id, queue)] = synth.resources("AWS::SQS::Queue").items()
+    assert dlq_alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": [queue_id, "QueueName"]}
+    [invoke_config] = synth.resources("AWS::Lambda::EventInvokeConfig").values()
+    assert invoke_config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+
+
+def test_executions_that_end_badly_invoke_the_task_function(synth: Synth) -> None:
+    [rule] = synth.resources("AWS::Events::Rule").values()
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["source"] == ["aws.states"] and pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert sorted(pattern["detail"]["status"]) == ["ABORTED", "FAILED", "TIMED_OUT"]
+    [(machine_id, _)] = synth.resources("AWS::StepFunctions::StateMachine").items()
+    assert pattern["detail"]["stateMachineArn"] == [{"Ref": machine_id}]
+    task_id = next(k for k, v in synth.mesh_functions().items()
+                   if v["Properties"]["Description"].startswith("LLM mesh agent tasks"))
+    assert rule["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [task_id, "Arn"]}

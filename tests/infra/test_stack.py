@@ -34,13 +34,18 @@ VALID_CONFIG = textwrap.dedent(
         kind: openai
         base_url: https://api.openai.com/v1
         api_key: {secret: mesh/openai, field: api_key}
-      vllm:
+      vllm:                       # a VPC target: deployable with allowPrivateUpstreams
         kind: openai
         base_url: http://10.0.0.5:8000/v1
-        api_key: {env: VLLM_KEY}
+      bedrock: {kind: bedrock}
+      bedrock-eu: {kind: bedrock, options: {region: eu-west-1}}
     routes:
       echo: {provider: echo, model: echo-1}
       chat: {provider: openai, model: gpt-4o-mini}
+      claude:
+        targets:
+          - {provider: bedrock, model: us.anthropic.claude-3-5-haiku-20241022-v1:0}
+          - {provider: bedrock-eu, model: amazon.nova-lite-v1:0}
     apps:
       bot:
         routes: [chat, echo]
@@ -79,7 +84,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
     config_path = base / "mesh.yaml"
     config_path.write_text(VALID_CONFIG)
     app, stack = build_app(
-        {"layerMode": "core", "meshConfig": str(config_path)},
+        {"layerMode": "core", "meshConfig": str(config_path), "allowPrivateUpstreams": "true",
+         "reservedConcurrency": "50"},
         outdir=str(base / "cdk.out"),
         build_dir=str(base / "build"),
     )
@@ -391,3 +397,73 @@ def test_audit_anchors_are_write_once_and_the_chain_is_keyed(synth: Synth) -> No
             "s3:PutBucketObjectLockConfiguration"} <= denied
     key_statements = list(_audit_statements(synth, chain_key))
     assert key_statements and all(s == ("Allow", {"secretsmanager:GetSecretValue"}) for s in key_statements)
+
+
+# ---------------------------------------------------------------- Bedrock
+
+
+def _bedrock_resources(synth: Synth) -> dict[str, list[str]]:
+    """Policy logical id -> the (JSON-rendered) resources of its Bedrock invoke statement."""
+    out = {}
+    for logical_id, statement in _statements(synth):
+        if statement["Action"] == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]:
+            out[logical_id] = [json.dumps(r) for r in statement["Resource"]]
+    return out
+
+
+def test_gateway_roles_may_converse_with_exactly_the_declared_bedrock_models(synth: Synth) -> None:
+    grants = _bedrock_resources(synth)
+    policies = synth.resources("AWS::IAM::Policy")
+    roles = {policies[p]["Properties"]["Roles"][0]["Ref"] for p in grants}
+    assert any(r.startswith("GatewayBufferedRole") for r in roles) and any(r.startswith("GatewayStreamingRole") for r in roles)
+    for resources in grants.values():
+        text = " ".join(resources)
+        # the cross-region inference profile in the stack's region, its model in any region
+        assert "inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0" in text
+        assert ':bedrock:*::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0' in text
+        # a plain model id in the provider's pinned region, nothing else
+        assert ':bedrock:eu-west-1::foundation-model/amazon.nova-lite-v1:0' in text
+        assert len(resources) == 3
+
+
+# ---------------------------------------------------------------- limits and alarms
+
+
+def test_stage_throttling_backs_the_apig3_acknowledgement(synth: Synth) -> None:
+    synth.template.has_resource_properties("AWS::ApiGateway::Stage", {
+        "MethodSettings": Match.array_with([Match.object_like(
+            {"HttpMethod": "*", "ResourcePath": "/*", "ThrottlingRateLimit": 100, "ThrottlingBurstLimit": 200})])})
+
+
+def test_account_level_api_gateway_logging_role_is_retained(synth: Synth) -> None:
+    [account] = synth.resources("AWS::ApiGateway::Account").values()
+    role_id = account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
+    assert synth.template_json["Resources"][role_id]["DeletionPolicy"] == "Retain"
+
+
+def test_gateway_functions_have_reserved_concurrency(synth: Synth) -> None:
+    gateway = [f for f in synth.resources("AWS::Lambda::Function").values()
+               if f["Properties"]["Description"].startswith("LLM mesh gateway")]
+    assert len(gateway) == 2 and all(f["Properties"]["ReservedConcurrentExecutions"] == 50 for f in gateway)
+
+
+def _alarms(synth: Synth) -> list[dict[str, Any]]:
+    return [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()]
+
+
+def test_infrastructure_alarms_notify_the_alarm_topic(synth: Synth) -> None:
+    alarms = _alarms(synth)
+    by_metric: dict[tuple[str, str], int] = {}
+    for alarm in alarms:
+        assert alarm["AlarmActions"] and alarm["TreatMissingData"] == "notBreaching"
+        for metric in [alarm] + [m["MetricStat"]["Metric"] for m in alarm.get("Metrics", []) if "MetricStat" in m]:
+            if "MetricName" in metric:
+                key = (metric["Namespace"], metric["MetricName"])
+                by_metric[key] = by_metric.get(key, 0) + 1
+    functions = len(synth.resources("AWS::Lambda::Function"))
+    assert by_metric[("AWS/Lambda", "Errors")] == functions and by_metric[("AWS/Lambda", "Throttles")] == functions
+    assert by_metric[("AWS/ApiGateway", "5XXError")] == 1 and by_metric[("AWS/ApiGateway", "Latency")] == 1
+    assert by_metric[("AWS/DynamoDB", "WriteThrottleEvents")] == len(TABLES)
+    assert by_metric[("AWS/DynamoDB", "ReadThrottleEvents")] == len(TABLES)
+    [dropped] = [a for a in alarms if a.get("MetricName") == "DroppedWrites"]
+    assert dropped["Namespace"] == "LLMMesh" and dropped["Dimensions"] == [{"Name": "service", "Value": "llm-mesh"}]

@@ -14,6 +14,7 @@ import threading
 from typing import Any, Callable
 
 from llm_mesh.agents.handlers import HANDLERS
+from llm_mesh.agents.execution_status import execution_ended, is_execution_status_event
 
 _env: Any = None
 _env_factory: Callable[[], Any] | None = None
@@ -66,6 +67,8 @@ def environment() -> Any:
 
 
 def dispatch(event: dict[str, Any]) -> dict[str, Any]:
+    if is_execution_status_event(event):  # EventBridge: an execution ended badly (see agents.execution_status)
+        return execution_ended(environment().store, event.get("detail") or {})
     task = event.get("task")
     handler = HANDLERS.get(task)  # type: ignore[arg-type]
     if handler is None:

@@ -69,5 +69,16 @@ class EmfMetricsSink:
             self._metrics.add_metric(name="BudgetAlerts", unit=MetricUnit.Count, value=1)
             self._metrics.flush_metrics()
 
+    def dropped_writes(self, counts: dict[str, int]) -> None:
+        """``DroppedWrites`` per kind of write (request_log, audit, ledger), and summed per service."""
+        from aws_lambda_powertools.metrics import MetricUnit
+
+        with self._lock:
+            for kind, count in sorted(counts.items()):
+                self._metrics.add_dimension(name="write", value=kind)
+                self._metrics.add_dimensions(service=self._service)
+                self._metrics.add_metric(name="DroppedWrites", unit=MetricUnit.Count, value=count)
+                self._metrics.flush_metrics()
+
     def flush(self) -> None:
         return None

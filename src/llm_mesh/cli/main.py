@@ -28,13 +28,24 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("config_file", type=click.Path())
-def validate(config_file: str) -> None:
+@click.option("--home", type=click.Choice(["local", "aws"]), default="local", show_default=True,
+              help="aws: also run every check `cdk synth` runs before deploying")
+@click.option("--allow-private-upstreams", is_flag=True, help="aws: accept private-range base_urls (VPC targets)")
+def validate(config_file: str, home: str, allow_private_upstreams: bool) -> None:
     """Check a mesh.yaml; print every problem with its path."""
+    from llm_mesh.aws.deploy_checks import deploy_problems, principal_warnings
+
     try:
         config = load_config(config_file)
+        if home == "aws":
+            problems = deploy_problems(config, allow_private_upstreams=allow_private_upstreams)
+            if problems:
+                raise ConfigError(config_file, problems)
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
+    for warning in principal_warnings(config):
+        click.echo(f"warning: {warning}", err=True)
     click.echo(
         f"{config_file}: valid ({len(config.providers)} providers, {len(config.routes)} routes, {len(config.apps)} apps)"
     )

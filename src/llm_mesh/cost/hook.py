@@ -38,6 +38,7 @@ from llm_mesh.gateway.stages import Stage
 from llm_mesh.stores.interfaces import CostRecord
 from llm_mesh.wire.openai_chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 from llm_mesh.wire.openai_embeddings import EmbeddingsRequest
+from llm_mesh.gateway.metrics_observer import note_dropped_write
 
 logger = logging.getLogger("llm_mesh.cost")
 
@@ -345,6 +346,7 @@ class CostHook(BaseHook):
             try:
                 self.ledger.record(record)
             except Exception:
+                note_dropped_write("ledger")
                 logger.exception("could not write the cost record of %s", ctx.request_id)
         self.metrics.emit(RequestMetrics(
             app=app, route=ctx.route, provider=ctx.provider, model=ctx.model, status=outcome.status,

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from llm_mesh.gateway.background import BackgroundBatches
 from llm_mesh.stores.interfaces import RequestLogEntry, RequestLogStore
+from llm_mesh.gateway.metrics_observer import note_dropped_write
 
 logger = logging.getLogger("llm_mesh.request_log")
 
@@ -33,6 +34,7 @@ class InlineLogWriter:
         try:
             self._store.append(entry)
         except Exception:  # logging must never fail the request it describes
+            note_dropped_write("request_log")
             logger.exception("request log write failed for %s", entry.request_id)
 
     def flush(self) -> None:
@@ -55,6 +57,7 @@ class BackgroundLogWriter:
         try:
             self._store.append_many(batch)
         except Exception:
+            note_dropped_write("request_log", len(batch))
             logger.exception("request log batch write failed (%d entries)", len(batch))
 
     def write(self, entry: RequestLogEntry) -> None:

@@ -93,9 +93,11 @@ class MeshService:
         rng: random.Random | None = None,
         hooks: Sequence[RequestHook] = (),
         pipeline: Pipeline | None = None,
+        observer: Callable[[RequestContext, Outcome], None] | None = None,
     ) -> None:
         self.config = config
         self.pipeline = pipeline if pipeline is not None else Pipeline.of(hooks)
+        self.observer = observer  # request metrics, whatever hooks exist (gateway.metrics_observer)
         metering = getattr(getattr(config, "costs", None), "metering", None)
         self._max_tags = getattr(metering, "max_tags", 16)
         self._max_tag_length = getattr(metering, "max_tag_length", 128)
@@ -404,6 +406,8 @@ class MeshService:
                 hook.on_complete(ctx, outcome)
             except Exception:
                 logger.exception("hook %s failed to account for %s", getattr(hook, "name", hook), ctx.request_id)
+        if self.observer is not None:
+            self.observer(ctx, outcome)
         if not self.config.server.request_log:
             return
         caller = ctx.caller

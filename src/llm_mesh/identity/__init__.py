@@ -78,26 +78,41 @@ class ApiKeyAuthenticator:
 
 
 class IamPrincipalAuthenticator:
-    """AWS home: API Gateway already verified SigV4; map the principal ARN to an app."""
+    """AWS home: API Gateway already verified SigV4; map the principal ARN to an app.
+
+    Roles are matched by account and name: an assumed-role session ARN
+    (``arn:aws:sts::123:assumed-role/Name/session``) carries no path, so a configured
+    ``role/service-role/Name`` or ``role/aws-reserved/sso.amazonaws.com/Name`` must match it.
+    Users and federated users are matched exactly (their ARNs keep any path).
+    """
 
     def __init__(self, config: MeshConfig) -> None:
         self._config = config
+        self._apps_by_principal: dict[str, str] = {}
+        for name, app in config.apps.items():
+            for arn in app.principals:
+                self._apps_by_principal.setdefault(canonical_principal(arn), name)
 
     def authenticate(self, identity: InboundIdentity) -> Caller:
         arn = identity.iam_principal_arn
         if not arn:
             raise AuthenticationFailed("no IAM principal in the request context; sign requests with SigV4")
-        app_name = self._config.app_for_principal(arn) or self._config.app_for_principal(_role_arn(arn))
+        app_name = self._apps_by_principal.get(canonical_principal(arn))
         if app_name is None:
             raise PermissionDenied("this IAM principal is not mapped to any app in the mesh config")
         return Caller(app=app_name, principal=arn, admin=self._config.apps[app_name].admin)
 
 
-def _role_arn(arn: str) -> str:
-    """arn:aws:sts::123:assumed-role/Role/session -> arn:aws:iam::123:role/Role."""
-    if ":assumed-role/" not in arn:
-        return arn
-    prefix, _, rest = arn.partition(":assumed-role/")
-    partition_account = prefix.replace(":sts:", ":iam:")
-    role = rest.split("/", 1)[0]
-    return f"{partition_account}:role/{role}"
+def canonical_principal(arn: str) -> str:
+    """The form two ARNs of the same principal share.
+
+    ``arn:aws:sts::123:assumed-role/Role/session`` and ``arn:aws:iam::123:role/any/path/Role``
+    both become ``arn:aws:iam::123:role/Role``; every other ARN is returned unchanged.
+    """
+    prefix, sep, rest = arn.partition(":assumed-role/")
+    if sep:
+        return f"{prefix.replace(':sts:', ':iam:')}:role/{rest.split('/', 1)[0]}"
+    prefix, sep, rest = arn.partition(":role/")
+    if sep and prefix.split(":")[2:3] == ["iam"]:
+        return f"{prefix}:role/{rest.rsplit('/', 1)[-1]}"
+    return arn
