@@ -18,7 +18,8 @@ from tests.hostile.common import budget
 
 # Found by hypothesis: addresses glued to each other and to card digits were mis-segmented.
 GLUED = ["jane.doe@example.comjane.doe@example.comjane.doe@example.com4111 1111 1111 1111 jane.doe@example.com",
-         "jane.doe@example.com5500-0000-0000-0004-jane.doe@example.com jane.doe@example.com"]
+         "jane.doe@example.com5500-0000-0000-0004-jane.doe@example.com jane.doe@example.com",
+         "jane.doe@example.com4111 1111 1111 1111 4111 1111 1111 1111"]
 EMAILS = ["jane.doe@example.com", "x@y.io", "o'brien+tag@sub.example.co.uk"]
 CARDS = ["4111 1111 1111 1111", "5500-0000-0000-0004", "378282246310005"]
 PLANTED = EMAILS + CARDS + ["+1 415 555 0134", "DE89 3704 0044 0532 0130 00", "536-90-4399", "192.168.10.77",
@@ -43,6 +44,7 @@ def _apply(text: str) -> tuple[str, RedactionVault]:
 def test_glued_addresses_are_segmented(text):
     out, vault = _apply(text)
     assert "jane.doe@example.com" not in out and "@example.com" not in out
+    assert not any(card in out for card in CARDS), out  # a card run into an address is still a card
     assert vault.restore(out) == text
 
 

@@ -69,10 +69,11 @@ class CardDetector:
             end = m.end()
             before = text[start - 1] if start else " "
             after = text[end] if end < len(text) else " "
-            # the run's own edges must not touch a word, a decimal point or a "+" (phone);
-            # inner group edges are separators, so candidates may start/end there
-            left_ok = not (before.isalnum() or before in "_.,/+")
-            right_ok = not (after.isalnum() or after == "_")
+            # the run's own edges must not touch more digits, a decimal point or a "+" (phone);
+            # letters may touch it: a card glued to a word ("card4111...", an address run into
+            # it) is still a card. Inner group edges are separators, so candidates may start/end there.
+            left_ok = not (before.isdigit() or before in "_.,/+")
+            right_ok = not (after.isdigit() or after == "_")
             if right_ok and after in ".," and end + 1 < len(text) and text[end + 1].isdigit():
                 right_ok = False  # a decimal number
             groups = []
