@@ -40,6 +40,10 @@ def home_extras(home: Home, extras: dict[str, Any] | None) -> dict[str, Any]:
         from llm_mesh.aws.metrics import EmfMetricsSink  # Lambda: EMF to stdout, CloudWatch extracts it
 
         provided["metrics"] = EmfMetricsSink()
+    elif home == "local" and "metrics" not in provided:
+        from llm_mesh.cost.prometheus import PrometheusMetricsSink  # scraped from GET /metrics
+
+        provided["metrics"] = PrometheusMetricsSink()
     return provided
 
 
@@ -55,6 +59,7 @@ class MeshRuntime:
     home: Home
     log_writer: RequestLogWriter
     unavailable_providers: list[str] = field(default_factory=list)
+    metrics: Any = None  # the home's metrics sink (Prometheus locally, EMF on AWS)
 
     def warm(self) -> None:
         """Pay the first request's one-off costs at start: the token encoder's table (~0.4 s),
@@ -101,7 +106,7 @@ def build_runtime(
     )
     runtime = MeshRuntime(
         config=config, stores=stores, service=service, home=home, log_writer=log_writer,
-        unavailable_providers=unavailable,
+        unavailable_providers=unavailable, metrics=provided.get("metrics"),
     )
     runtime.warm()
     return runtime

@@ -82,9 +82,11 @@ def test_dropped_request_log_writes_are_reported_with_the_next_request(tmp_path:
     assert take_dropped_writes() == {"request_log": 1}
 
 
-def test_no_sink_locally_means_no_observer(tmp_path: Path) -> None:
+def test_the_local_home_observes_into_its_prometheus_sink(tmp_path: Path) -> None:
+    from llm_mesh.cost.prometheus import PrometheusMetricsSink
+
     stores = open_sqlite_stores(tmp_path / "mesh.db")
     runtime = build_runtime(parse_config(CONFIG, "<t>"), stores, EnvSecretResolver({}), _NoAuth(), home="local")
-    assert runtime.service.observer is None
+    assert isinstance(runtime.metrics, PrometheusMetricsSink) and runtime.service.observer is not None
     asyncio.run(runtime.aclose())
     stores.close()

@@ -13,4 +13,5 @@ EXTENSIONS: tuple[str, ...] = (
     "llm_mesh.http.prompts:mount",
     "llm_mesh.http.agents:mount",
     "llm_mesh.http.console:mount",
+    "llm_mesh.http.metrics:mount",
 )
