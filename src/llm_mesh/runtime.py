@@ -13,8 +13,8 @@ from llm_mesh.audit.hook import audit_hook
 from llm_mesh.config.schema import MeshConfig
 from llm_mesh.cost.hook import build_cost_hook
 from llm_mesh.gateway.hooks import HookContext, RequestHook
-from llm_mesh.gateway.pipeline import Pipeline
 from llm_mesh.gateway.metrics_observer import build_observer
+from llm_mesh.gateway.pipeline import Pipeline
 from llm_mesh.gateway.provider_pool import ProviderPool
 from llm_mesh.gateway.request_log import BackgroundLogWriter, InlineLogWriter, RequestLogWriter
 from llm_mesh.gateway.service import MeshService
