@@ -62,12 +62,16 @@ def _free_socket() -> socket.socket:
 
 
 @contextmanager
-def serve_mesh(config: dict[str, Any], env: dict[str, str] | None = None, home: str = "local") -> Iterator[RunningMesh]:
+def serve_mesh(config: dict[str, Any], env: dict[str, str] | None = None, home: str = "local",
+               stores: Any = None) -> Iterator[RunningMesh]:
+    """A mesh on a free loopback port, in a thread. ``stores``: a store bundle to serve on
+    (e.g. DynamoDB Local's; the caller closes it), else a fresh SQLite file."""
     raw = copy.deepcopy(config)
     raw.setdefault("apps", {}).setdefault("test", {"routes": "*", "admin": True})
     mesh_config = parse_config(raw, "<test config>")
     with tempfile.TemporaryDirectory(prefix="mesh-test-") as tmp:
-        stores = open_sqlite_stores(Path(tmp) / "mesh.db")
+        owned = stores is None
+        stores = open_sqlite_stores(Path(tmp) / "mesh.db") if owned else stores
         secrets = EnvSecretResolver({**os.environ, **(env or {})})
         runtime = build_runtime(mesh_config, stores, secrets, ApiKeyAuthenticator(mesh_config, stores.keys), home=home)  # type: ignore[arg-type]
         app = create_app(runtime)
@@ -90,4 +94,5 @@ def serve_mesh(config: dict[str, Any], env: dict[str, str] | None = None, home: 
             server.should_exit = True
             thread.join(timeout=10)
             sock.close()
-            stores.close()
+            if owned:
+                stores.close()

@@ -32,7 +32,7 @@ def mesh():
             "providers": {"fake": {"kind": "openai", "base_url": fake.base_url, "api_key": {"env": "FAKE_KEY"}}},
             "models": {
                 "chat": {"provider": "fake", "model": "gpt-4o-mini", "prices": {"input": "1.00", "output": "1.00"}},
-                "embed": {"provider": "fake", "model": "text-embedding-3-small", "prices": {"input": "100.00", "output": "0"}},
+                "embed": {"provider": "fake", "model": "text-embedding-3-small", "prices": {"input": "10.00", "output": "0"}},
             },
             "routes": {"chat": {"provider": "fake", "model": "gpt-4o-mini"},
                        "embed": {"provider": "fake", "model": "text-embedding-3-small"}},
@@ -72,5 +72,8 @@ def test_tools_cannot_overspend_a_hard_budget(mesh):
 def test_token_id_embeddings_cannot_overspend_a_hard_budget(mesh):
     client = openai.AsyncOpenAI(base_url=mesh.base_url, api_key=mesh.key_for("bot"), max_retries=0)
     calls = [client.embeddings.create(model="embed", input=[[11] * 400]) for _ in range(40)]
-    asyncio.run(_fire(calls))
+    answered, refused = asyncio.run(_fire(calls))
+    # 400 token ids at $10/M cost $0.004: a couple fit under the limit, the rest must be refused
+    # (a price so high that none fit would prove nothing)
+    assert refused > 0 and answered > 0
     assert _spent(mesh) <= LIMIT

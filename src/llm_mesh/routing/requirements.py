@@ -39,9 +39,16 @@ def effective_capabilities(config: MeshConfig, provider_caps: Capabilities, prov
     entry = config.model_entry(provider, model)
     if entry is None:
         return provider_caps
+    # Only what the registry entry states overrides what the provider knows of the model: an
+    # entry added for its prices alone must not take vision or embeddings away from it.
     caps = entry.capabilities
+    stated = caps.model_fields_set
+
+    def pick(name: str) -> bool:
+        return bool(getattr(caps if name in stated else provider_caps, name))
+
     return Capabilities(
-        tools=caps.tools, vision=caps.vision, json_schema=caps.json_schema, embeddings=caps.embeddings,
+        tools=pick("tools"), vision=pick("vision"), json_schema=pick("json_schema"), embeddings=pick("embeddings"),
         context_window=caps.context_window or provider_caps.context_window,
     )
 
