@@ -126,6 +126,7 @@ def chat_response(data: Any, model: str) -> ChatCompletion:
     )
 
 
+# ---------------------------------------------------------------- streaming
 @dataclass
 class _CandidateState:
     calls: int = 0
