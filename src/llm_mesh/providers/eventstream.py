@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, AsyncIterator, Callable, Iterable, Iterator, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -75,43 +77,12 @@ class ThreadRunner:
         upstream body so a thread blocked on a socket read wakes up).
         """
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue(maxsize=maxsize)
-        stop = threading.Event()
-
-        def put(kind: int, value: Any) -> bool:
-            try:
-                future = asyncio.run_coroutine_threadsafe(queue.put((kind, value)), loop)
-            except RuntimeError:  # the loop is gone
-                return False
-            while True:
-                try:
-                    future.result(timeout=0.25)
-                    return True
-                except concurrent.futures.TimeoutError:
-                    if stop.is_set():
-                        future.cancel()
-                        return False
-                except (concurrent.futures.CancelledError, RuntimeError):
-                    return False
-
-        def produce() -> None:
-            iterator: Iterator[T] | None = None
-            try:
-                iterator = iter(events)
-                for item in iterator:
-                    if stop.is_set() or not put(_ITEM, item):
-                        return
-            except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-                if not stop.is_set():
-                    put(_ERROR, exc)
-                return
-            put(_END, None)
-
-        producer = loop.run_in_executor(self._executor, produce)
+        handoff: _Handoff[T] = _Handoff(loop, asyncio.Queue(maxsize=maxsize), threading.Event())
+        producer = loop.run_in_executor(self._executor, handoff.produce, events)
         finished = False
         try:
             while True:
-                kind, value = await queue.get()
+                kind, value = await handoff.queue.get()
                 if kind == _ITEM:
                     yield value
                 elif kind == _ERROR:
@@ -121,19 +92,57 @@ class ThreadRunner:
                     finished = True
                     return
         finally:
-            stop.set()
+            handoff.stop.set()
             if not finished and close is not None:
-                try:
+                with contextlib.suppress(Exception):  # best effort: the stream is abandoned anyway
                     await loop.run_in_executor(None, close)
-                except Exception:  # noqa: BLE001 - best effort
-                    pass
-            while not queue.empty():  # unblock a producer waiting on a full queue
-                queue.get_nowait()
+            while not handoff.queue.empty():  # unblock a producer waiting on a full queue
+                handoff.queue.get_nowait()
             if finished:
                 await asyncio.shield(producer)
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class _Handoff(Generic[T]):
+    """The producer thread's side of ``ThreadRunner.iterate``: a blocking iterable, read
+    on the pool, handed item by item to the consumer's queue on the event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[tuple[int, Any]], stop: threading.Event):
+        self.loop = loop
+        self.queue = queue
+        self.stop = stop  # set by the consumer when it is done, early or not
+
+    def put(self, kind: int, value: Any) -> bool:
+        """Queue one message, waiting while the queue is full; False once the consumer is gone."""
+        try:
+            future = asyncio.run_coroutine_threadsafe(self.queue.put((kind, value)), self.loop)
+        except RuntimeError:  # the loop is gone
+            return False
+        while True:
+            try:
+                future.result(timeout=0.25)
+                return True
+            except concurrent.futures.TimeoutError:
+                if self.stop.is_set():
+                    future.cancel()
+                    return False
+            except (concurrent.futures.CancelledError, RuntimeError):
+                return False
+
+    def produce(self, events: Iterable[T]) -> None:
+        iterator: Iterator[T] | None = None
+        try:
+            iterator = iter(events)
+            for item in iterator:
+                if self.stop.is_set() or not self.put(_ITEM, item):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            if not self.stop.is_set():
+                self.put(_ERROR, exc)
+            return
+        self.put(_END, None)
 
 
 def client_error_parts(exc: Any) -> tuple[str, str, int | None, dict[str, str]]:

@@ -37,12 +37,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm_mesh.providers.common.malformed import reads_upstream
 from llm_mesh.errors import InvalidRequest, UpstreamError
 from llm_mesh.providers.anthropic.capabilities import supports_native_structured_output
 from llm_mesh.providers.anthropic.options import AnthropicOptions
 from llm_mesh.providers.common.finish_reasons import CLAUDE_STOP_REASONS, lookup_finish_reason
 from llm_mesh.providers.common.images import parse_data_url
+from llm_mesh.providers.common.malformed import reads_upstream
 from llm_mesh.providers.common.messages import append_turn, stop_list
 from llm_mesh.providers.common.tool_calls import parse_tool_arguments
 from llm_mesh.providers.common.usage import make_usage
@@ -323,62 +323,72 @@ class StreamTranslator:
     def feed(self, event: str | None, payload: dict[str, Any]) -> list[ChatCompletionChunk]:
         kind = payload.get("type") or event
         if kind == "message_start":
-            message = payload.get("message") or {}
-            self.message_id = str(message.get("id") or "")
-            self.model = str(message.get("model") or "")
-            self.usage.update({k: v for k, v in (message.get("usage") or {}).items() if v is not None})
-            self.started = True
-            return [self._chunk(Delta(role="assistant", content=""))]
+            return self._message_start(payload.get("message") or {})
         if not self.started:
             raise UpstreamError("Anthropic stream did not start with message_start")
         if kind == "content_block_start":
-            index = int(payload["index"])
-            block = payload.get("content_block") or {}
-            if block.get("type") == "text" and block.get("text"):
-                return [self._chunk(Delta(content=block["text"]))]
-            if block.get("type") == "tool_use":
-                if self.json_tool is not None and block.get("name") == self.json_tool:
-                    self._json_blocks.add(index)
-                    return []
-                call_index = len(self._tool_index)
-                self._tool_index[index] = call_index
-                return [self._chunk(Delta(tool_calls=[ToolCallDelta(
-                    index=call_index, id=block.get("id"), type="function",
-                    function=ToolCallDeltaFunction(name=block.get("name"), arguments=""),
-                )]))]
-            return []
+            return self._block_start(int(payload["index"]), payload.get("content_block") or {})
         if kind == "content_block_delta":
-            index = int(payload["index"])
-            delta = payload.get("delta") or {}
-            if delta.get("type") == "text_delta":
-                return [self._chunk(Delta(content=delta.get("text", "")))] if delta.get("text") else []
-            if delta.get("type") == "input_json_delta":
-                fragment = delta.get("partial_json") or ""
-                if not fragment:
-                    return []
-                if index in self._json_blocks:
-                    return [self._chunk(Delta(content=fragment))]
-                if index in self._tool_index:
-                    return [self._chunk(Delta(tool_calls=[ToolCallDelta(
-                        index=self._tool_index[index], function=ToolCallDeltaFunction(arguments=fragment),
-                    )]))]
-            return []  # thinking_delta, signature_delta, citations_delta
+            return self._block_delta(int(payload["index"]), payload.get("delta") or {})
         if kind == "message_delta":
-            self.usage.update({k: v for k, v in (payload.get("usage") or {}).items() if v is not None})
-            stop_reason = (payload.get("delta") or {}).get("stop_reason")
-            finish = finish_reason(stop_reason)
-            if finish is None:
-                return []
-            if self.json_tool is not None and finish == "tool_calls" and not self._tool_index:
-                finish = "stop"
-            self.finish = finish
-            return [self._chunk(Delta(), finish=finish)]
+            return self._message_delta(payload)
         if kind == "message_stop":
-            self.completed = True
-            out = []
-            if self.finish is None:
-                self.finish = "stop"
-                out.append(self._chunk(Delta(), finish="stop"))
-            out.append(self._chunk(usage=usage_from(self.usage)))
-            return out
+            return self._message_stop()
         return []  # content_block_stop, ping, unknown future events
+
+    def _message_start(self, message: dict[str, Any]) -> list[ChatCompletionChunk]:
+        self.message_id = str(message.get("id") or "")
+        self.model = str(message.get("model") or "")
+        self.usage.update({k: v for k, v in (message.get("usage") or {}).items() if v is not None})
+        self.started = True
+        return [self._chunk(Delta(role="assistant", content=""))]
+
+    def _block_start(self, index: int, block: dict[str, Any]) -> list[ChatCompletionChunk]:
+        if block.get("type") == "text" and block.get("text"):
+            return [self._chunk(Delta(content=block["text"]))]
+        if block.get("type") != "tool_use":
+            return []
+        if self.json_tool is not None and block.get("name") == self.json_tool:
+            self._json_blocks.add(index)  # its input streams as the answer's text
+            return []
+        call_index = len(self._tool_index)
+        self._tool_index[index] = call_index
+        return [self._chunk(Delta(tool_calls=[ToolCallDelta(
+            index=call_index, id=block.get("id"), type="function",
+            function=ToolCallDeltaFunction(name=block.get("name"), arguments=""),
+        )]))]
+
+    def _block_delta(self, index: int, delta: dict[str, Any]) -> list[ChatCompletionChunk]:
+        if delta.get("type") == "text_delta":
+            return [self._chunk(Delta(content=delta.get("text", "")))] if delta.get("text") else []
+        if delta.get("type") == "input_json_delta":
+            fragment = delta.get("partial_json") or ""
+            if not fragment:
+                return []
+            if index in self._json_blocks:
+                return [self._chunk(Delta(content=fragment))]
+            if index in self._tool_index:
+                return [self._chunk(Delta(tool_calls=[ToolCallDelta(
+                    index=self._tool_index[index], function=ToolCallDeltaFunction(arguments=fragment),
+                )]))]
+        return []  # thinking_delta, signature_delta, citations_delta
+
+    def _message_delta(self, payload: dict[str, Any]) -> list[ChatCompletionChunk]:
+        self.usage.update({k: v for k, v in (payload.get("usage") or {}).items() if v is not None})
+        stop_reason = (payload.get("delta") or {}).get("stop_reason")
+        finish = finish_reason(stop_reason)
+        if finish is None:
+            return []
+        if self.json_tool is not None and finish == "tool_calls" and not self._tool_index:
+            finish = "stop"
+        self.finish = finish
+        return [self._chunk(Delta(), finish=finish)]
+
+    def _message_stop(self) -> list[ChatCompletionChunk]:
+        self.completed = True
+        out = []
+        if self.finish is None:
+            self.finish = "stop"
+            out.append(self._chunk(Delta(), finish="stop"))
+        out.append(self._chunk(usage=usage_from(self.usage)))
+        return out

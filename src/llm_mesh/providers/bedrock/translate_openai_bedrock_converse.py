@@ -30,12 +30,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from llm_mesh.providers.common.malformed import reads_upstream
 from llm_mesh.errors import InvalidRequest, UpstreamError
 from llm_mesh.providers.bedrock.capabilities import BedrockModel, lookup
 from llm_mesh.providers.bedrock.types import STREAM_EXCEPTION_EVENTS
 from llm_mesh.providers.common.finish_reasons import CLAUDE_STOP_REASONS
 from llm_mesh.providers.common.images import parse_data_url
+from llm_mesh.providers.common.malformed import reads_upstream
 from llm_mesh.providers.common.messages import append_turn, stop_list
 from llm_mesh.providers.common.tool_calls import parse_tool_arguments
 from llm_mesh.providers.common.usage import make_usage
@@ -104,8 +104,6 @@ def _tool_input(arguments: str) -> Any:
     )
 
 
-
-
 def _tool_choice(request: ChatCompletionRequest) -> dict[str, Any] | None:
     choice = request.tool_choice
     if choice is None or choice == "auto":
@@ -122,7 +120,28 @@ def converse_request(request: ChatCompletionRequest, model: BedrockModel | None 
     model = model or lookup(request.model)
     if request.n is not None and request.n > 1:
         raise InvalidRequest("Bedrock Converse returns a single choice; n > 1 is not supported", param="n")
+    system_texts, messages, has_tool_blocks = _conversation(request)
+    kwargs: dict[str, Any] = {"modelId": request.model}
+    if system_texts:
+        if model.system:
+            kwargs["system"] = [{"text": text} for text in system_texts]
+        else:
+            _prepend_to_first_user_turn(messages, {"text": "\n\n".join(system_texts)})
+    kwargs["messages"] = messages
+    inference = _inference_config(request)
+    if inference:
+        kwargs["inferenceConfig"] = inference
+    tool_config = _tool_config(request, has_tool_blocks)
+    if tool_config is not None:
+        kwargs["toolConfig"] = tool_config
+    output_config = _output_config(request)
+    if output_config is not None:
+        kwargs["outputConfig"] = output_config
+    return kwargs
 
+
+def _conversation(request: ChatCompletionRequest) -> tuple[list[str], list[dict[str, Any]], bool]:
+    """(system texts, Converse messages, whether the history holds tool blocks)."""
     system_texts: list[str] = []
     messages: list[dict[str, Any]] = []
     has_tool_blocks = False
@@ -135,34 +154,37 @@ def converse_request(request: ChatCompletionRequest, model: BedrockModel | None 
         elif role == "user":
             append_turn(messages, "user", _user_blocks(message.content))
         elif role == "assistant":
-            blocks: list[dict[str, Any]] = []
-            text = message_text(message.content)
-            if text:
-                blocks.append({"text": text})
-            for call in message.tool_calls or []:
-                has_tool_blocks = True
-                blocks.append(
-                    {"toolUse": {"toolUseId": call.id, "name": call.function.name, "input": _tool_input(call.function.arguments)}}
-                )
-            append_turn(messages, "assistant", blocks)
+            has_tool_blocks = has_tool_blocks or bool(message.tool_calls)
+            append_turn(messages, "assistant", _assistant_blocks(message))
         elif role == "tool":
             has_tool_blocks = True
             result = {"toolUseId": message.tool_call_id, "content": [{"text": message_text(message.content)}]}
             append_turn(messages, "user", [{"toolResult": result}])
+    return system_texts, messages, has_tool_blocks
 
-    kwargs: dict[str, Any] = {"modelId": request.model}
-    if system_texts:
-        if model.system:
-            kwargs["system"] = [{"text": text} for text in system_texts]
-        else:
-            prefix = {"text": "\n\n".join(system_texts)}
-            first_user = next((m for m in messages if m["role"] == "user"), None)
-            if first_user is None:
-                messages.insert(0, {"role": "user", "content": [prefix]})
-            else:
-                first_user["content"].insert(0, prefix)
-    kwargs["messages"] = messages
 
+def _assistant_blocks(message: Any) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    text = message_text(message.content)
+    if text:
+        blocks.append({"text": text})
+    for call in message.tool_calls or []:
+        blocks.append(
+            {"toolUse": {"toolUseId": call.id, "name": call.function.name, "input": _tool_input(call.function.arguments)}}
+        )
+    return blocks
+
+
+def _prepend_to_first_user_turn(messages: list[dict[str, Any]], prefix: dict[str, Any]) -> None:
+    """Where the model family takes no system prompt, its text opens the first user turn."""
+    first_user = next((m for m in messages if m["role"] == "user"), None)
+    if first_user is None:
+        messages.insert(0, {"role": "user", "content": [prefix]})
+    else:
+        first_user["content"].insert(0, prefix)
+
+
+def _inference_config(request: ChatCompletionRequest) -> dict[str, Any]:
     inference: dict[str, Any] = {}
     if request.output_token_limit is not None:
         inference["maxTokens"] = request.output_token_limit
@@ -172,36 +194,43 @@ def converse_request(request: ChatCompletionRequest, model: BedrockModel | None 
         inference["topP"] = request.top_p
     if request.stop:
         inference["stopSequences"] = stop_list(request.stop)
-    if inference:
-        kwargs["inferenceConfig"] = inference
+    return inference
 
-    if request.tools:
-        choice = _tool_choice(request)
-        if choice is not None or has_tool_blocks:
-            tools = []
-            for tool in request.tools:
-                spec: dict[str, Any] = {
-                    "name": tool.function.name,
-                    "inputSchema": {"json": tool.function.parameters or {"type": "object", "properties": {}}},
-                }
-                if tool.function.description:
-                    spec["description"] = tool.function.description
-                tools.append({"toolSpec": spec})
-            config: dict[str, Any] = {"tools": tools}
-            if choice is not None:
-                config["toolChoice"] = choice
-            kwargs["toolConfig"] = config
 
-    fmt = request.response_format
-    if fmt is not None and fmt.type == "json_schema" and fmt.json_schema is not None:
-        schema: dict[str, Any] = {
-            "schema": json.dumps(fmt.json_schema.schema_ or {"type": "object"}),
-            "name": fmt.json_schema.name,
+def _tool_config(request: ChatCompletionRequest, has_tool_blocks: bool) -> dict[str, Any] | None:
+    """``toolConfig``, or None; kept without a choice under ``none`` when the history holds tool blocks."""
+    if not request.tools:
+        return None
+    choice = _tool_choice(request)
+    if choice is None and not has_tool_blocks:
+        return None
+    tools = []
+    for tool in request.tools:
+        spec: dict[str, Any] = {
+            "name": tool.function.name,
+            "inputSchema": {"json": tool.function.parameters or {"type": "object", "properties": {}}},
         }
-        if fmt.json_schema.description:
-            schema["description"] = fmt.json_schema.description
-        kwargs["outputConfig"] = {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": schema}}}
-    return kwargs
+        if tool.function.description:
+            spec["description"] = tool.function.description
+        tools.append({"toolSpec": spec})
+    config: dict[str, Any] = {"tools": tools}
+    if choice is not None:
+        config["toolChoice"] = choice
+    return config
+
+
+def _output_config(request: ChatCompletionRequest) -> dict[str, Any] | None:
+    """Structured output for a json_schema ``response_format`` (json_object has no Converse equivalent)."""
+    fmt = request.response_format
+    if fmt is None or fmt.type != "json_schema" or fmt.json_schema is None:
+        return None
+    schema: dict[str, Any] = {
+        "schema": json.dumps(fmt.json_schema.schema_ or {"type": "object"}),
+        "name": fmt.json_schema.name,
+    }
+    if fmt.json_schema.description:
+        schema["description"] = fmt.json_schema.description
+    return {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": schema}}}
 
 
 # ------------------------------------------------------------------ responses
@@ -298,48 +327,10 @@ class StreamTranslator:
             self._ensure_started(out)
         elif "contentBlockStart" in event:
             self._ensure_started(out)
-            body = event["contentBlockStart"]
-            use = (body.get("start") or {}).get("toolUse")
-            if use is not None:
-                index = len(self._tools)
-                self._tools[int(body.get("contentBlockIndex", index))] = index
-                out.append(
-                    self._chunk(
-                        Delta(
-                            tool_calls=[
-                                ToolCallDelta(
-                                    index=index,
-                                    id=use.get("toolUseId"),
-                                    type="function",
-                                    function=ToolCallDeltaFunction(name=use.get("name"), arguments=""),
-                                )
-                            ]
-                        )
-                    )
-                )
+            self._block_start(event["contentBlockStart"], out)
         elif "contentBlockDelta" in event:
             self._ensure_started(out)
-            body = event["contentBlockDelta"]
-            delta = body.get("delta") or {}
-            if "text" in delta:
-                if delta["text"]:
-                    out.append(self._chunk(Delta(content=delta["text"])))
-            elif "toolUse" in delta:
-                block = int(body.get("contentBlockIndex", -1))
-                if block not in self._tools:
-                    raise UpstreamError("Bedrock streamed tool input for a block it never started")
-                fragment = (delta["toolUse"] or {}).get("input") or ""
-                if fragment:
-                    out.append(
-                        self._chunk(
-                            Delta(
-                                tool_calls=[
-                                    ToolCallDelta(index=self._tools[block], function=ToolCallDeltaFunction(arguments=fragment))
-                                ]
-                            )
-                        )
-                    )
-            # reasoningContent / citation deltas have no Chat Completions equivalent.
+            self._block_delta(event["contentBlockDelta"], out)
         elif "messageStop" in event:
             self._ensure_started(out)
             self.stopped = True
@@ -355,6 +346,36 @@ class StreamTranslator:
                     )
                 )
         return out
+
+    def _block_start(self, body: dict[str, Any], out: list[ChatCompletionChunk]) -> None:
+        """A toolUse block opens the next tool call (text blocks need no chunk of their own)."""
+        use = (body.get("start") or {}).get("toolUse")
+        if use is None:
+            return
+        index = len(self._tools)
+        self._tools[int(body.get("contentBlockIndex", index))] = index
+        call = ToolCallDelta(
+            index=index,
+            id=use.get("toolUseId"),
+            type="function",
+            function=ToolCallDeltaFunction(name=use.get("name"), arguments=""),
+        )
+        out.append(self._chunk(Delta(tool_calls=[call])))
+
+    def _block_delta(self, body: dict[str, Any], out: list[ChatCompletionChunk]) -> None:
+        delta = body.get("delta") or {}
+        if "text" in delta:
+            if delta["text"]:
+                out.append(self._chunk(Delta(content=delta["text"])))
+        elif "toolUse" in delta:
+            block = int(body.get("contentBlockIndex", -1))
+            if block not in self._tools:
+                raise UpstreamError("Bedrock streamed tool input for a block it never started")
+            fragment = (delta["toolUse"] or {}).get("input") or ""
+            if fragment:
+                call = ToolCallDelta(index=self._tools[block], function=ToolCallDeltaFunction(arguments=fragment))
+                out.append(self._chunk(Delta(tool_calls=[call])))
+        # reasoningContent / citation deltas have no Chat Completions equivalent.
 
     @property
     def complete(self) -> bool:

@@ -23,7 +23,9 @@ from __future__ import annotations
 import json
 import random
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 from llm_mesh.audit.chain import normalize_draft, seal
 from llm_mesh.audit.keys import ChainKey
@@ -207,50 +209,47 @@ class DynamoAuditStore:
         by_app_time; without: a Scan (admin use)."""
         if limit <= 0:
             return []
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        filters: list[str] = []
+        expression = _Expression()
         if model is not None:
-            names["#m"] = "model"
-            values[":m"] = codec.s(model)
-            filters.append("#m = :m")
-
+            expression.names["#m"] = "model"
+            expression.values[":m"] = codec.s(model)
+            expression.filters.append("#m = :m")
         if app is not None:
-            names["#app"] = "app"
-            values[":app"] = codec.s(app)
-            key = "#app = :app"
-            if since is not None or until is not None:
-                names["#ts"] = "ts"
-            if since is not None and until is not None:
-                key += " AND #ts BETWEEN :since AND :until"  # inclusive: ts == until dropped below
-                values |= {":since": codec.num(float(since)), ":until": codec.num(float(until))}
-            elif since is not None:
-                key += " AND #ts >= :since"
-                values[":since"] = codec.num(float(since))
-            elif until is not None:
-                key += " AND #ts < :until"
-                values[":until"] = codec.num(float(until))
-            kwargs: dict[str, Any] = {
-                "TableName": self._table,
-                "IndexName": "by_app_time",
-                "KeyConditionExpression": key,
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values,
-                "ScanIndexForward": False,
-            }
-            if filters:
-                kwargs["FilterExpression"] = " AND ".join(filters)
-            found: list[AuditRecord] = []
-            for item in self._pages("query", **kwargs):
-                record = _record(item)
-                if until is not None and record.timestamp >= until:
-                    continue
-                found.append(record)
-                if len(found) >= limit:
-                    break
-            found.sort(key=_newest_first)
-            return found
+            return self._query_app(app, since, until, limit, expression)
+        return self._scan(since, until, limit, expression)
 
+    def _query_app(
+        self, app: str, since: float | None, until: float | None, limit: int, expression: _Expression
+    ) -> list[AuditRecord]:
+        """One app's records through by_app_time, newest first, stopping at ``limit``."""
+        names, values = expression.names, expression.values
+        names["#app"] = "app"
+        values[":app"] = codec.s(app)
+        key = "#app = :app" + _time_key_condition(since, until, expression)
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "by_app_time",
+            "KeyConditionExpression": key,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+        }
+        if expression.filters:
+            kwargs["FilterExpression"] = " AND ".join(expression.filters)
+        found: list[AuditRecord] = []
+        for item in self._pages("query", **kwargs):
+            record = _record(item)
+            if until is not None and record.timestamp >= until:
+                continue
+            found.append(record)
+            if len(found) >= limit:
+                break
+        found.sort(key=_newest_first)
+        return found
+
+    def _scan(self, since: float | None, until: float | None, limit: int, expression: _Expression) -> list[AuditRecord]:
+        """Every partition's records (a Scan: no key to query on), newest first."""
+        names, values, filters = expression.names, expression.values, expression.filters
         if since is not None:
             names["#ts"] = "ts"
             values[":since"] = codec.num(float(since))
@@ -259,7 +258,7 @@ class DynamoAuditStore:
             names["#ts"] = "ts"
             values[":until"] = codec.num(float(until))
             filters.append("#ts < :until")
-        kwargs = {"TableName": self._table}
+        kwargs: dict[str, Any] = {"TableName": self._table}
         if filters:
             kwargs |= {
                 "FilterExpression": " AND ".join(filters),
@@ -269,3 +268,29 @@ class DynamoAuditStore:
         records = [_record(item) for item in self._pages("scan", **kwargs)]
         records.sort(key=_newest_first)
         return records[:limit]
+
+
+@dataclass
+class _Expression:
+    """The attribute names, values and filter clauses one Query or Scan is built from."""
+
+    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    filters: list[str] = field(default_factory=list)
+
+
+def _time_key_condition(since: float | None, until: float | None, expression: _Expression) -> str:
+    """The sort-key clause on ``ts`` to append to a by_app_time key condition ("" for no bound)."""
+    names, values = expression.names, expression.values
+    if since is not None or until is not None:
+        names["#ts"] = "ts"
+    if since is not None and until is not None:
+        values |= {":since": codec.num(float(since)), ":until": codec.num(float(until))}
+        return " AND #ts BETWEEN :since AND :until"  # inclusive: ts == until is dropped by the caller
+    if since is not None:
+        values[":since"] = codec.num(float(since))
+        return " AND #ts >= :since"
+    if until is not None:
+        values[":until"] = codec.num(float(until))
+        return " AND #ts < :until"
+    return ""
