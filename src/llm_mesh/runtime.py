@@ -7,6 +7,7 @@ keys; Lambda with DynamoDB, Secrets Manager and IAM principals.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from llm_mesh.audit.hook import audit_hook
@@ -93,8 +94,11 @@ def build_runtime(
 ) -> MeshRuntime:
     if background_log is None:
         background_log = home == "local"
+    data_path = getattr(stores, "path", None)  # SQLite: journals live next to the database
+    journal_dir = Path(data_path).parent / "journal" if data_path is not None else None
     log_writer: RequestLogWriter = (
-        BackgroundLogWriter(stores.request_log) if background_log else InlineLogWriter(stores.request_log)
+        BackgroundLogWriter(stores.request_log, journal_dir=journal_dir) if background_log
+        else InlineLogWriter(stores.request_log)
     )
     providers = ProviderPool(config, secrets)
     unavailable = providers.warm()

@@ -25,6 +25,7 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, AsyncIterator, Protocol
 
 from llm_mesh.audit.anchors import Anchorer, default_anchor_sink
@@ -233,6 +234,7 @@ def _writer(store: AuditStore, home: str) -> InlineAuditWriter:
     interval_s = float(os.environ.get("MESH_AUDIT_ANCHOR_INTERVAL_S") or 0)
     anchorer = Anchorer(sink, interval_s) if sink is not None else None
     if home == "local":
-        return BackgroundAuditWriter(store, anchorer, spill_dir=data_dir)
+        journal_dir = Path(data_dir) / "journal" if data_dir is not None else None
+        return BackgroundAuditWriter(store, anchorer, spill_dir=data_dir, journal_dir=journal_dir)
     spill_dir = os.environ.get("MESH_AUDIT_SPILL_DIR") or os.path.join(tempfile.gettempdir(), "mesh-audit-spill")
     return InlineAuditWriter(store, anchorer, spill_dir=spill_dir, on_failure=emf_failure_metric)

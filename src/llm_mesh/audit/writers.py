@@ -20,12 +20,14 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from llm_mesh.audit.anchors import Anchorer
 from llm_mesh.gateway.background import BackgroundBatches
+from llm_mesh.gateway.journal import Journal, dataclass_codec
 from llm_mesh.stores.interfaces import AuditDraft, AuditRecord, AuditStore
 
 logger = logging.getLogger("llm_mesh.audit")
@@ -131,8 +133,7 @@ class AuditAppender:
             self.spill_dir.mkdir(parents=True, exist_ok=True)
             path = self.spill_dir / f"audit-spill-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
             with open(path, "w") as handle:
-                for draft in self.pending:
-                    handle.write(json.dumps(dataclasses.asdict(draft), sort_keys=True) + "\n")
+                handle.writelines(json.dumps(dataclasses.asdict(draft), sort_keys=True) + "\n" for draft in self.pending)
             self.stats.spilled += len(self.pending)
             logger.error("%d audit record(s) spilled to %s; the next writer re-appends them", len(self.pending), path)
             self.pending.clear()
@@ -182,12 +183,27 @@ class BackgroundAuditWriter(InlineAuditWriter):
     """One daemon thread appends drafts in arrival order, one SQLite transaction per batch;
     the request path only queues them (see gateway.background)."""
 
-    def __init__(self, store: AuditStore, anchorer: Anchorer | None = None, interval: float = 0.02, **options: Any) -> None:
+    def __init__(self, store: AuditStore, anchorer: Anchorer | None = None, interval: float = 0.02,
+                 journal_dir: str | Path | None = None, **options: Any) -> None:
         super().__init__(store, anchorer, **options)
+        journal = Journal(journal_dir, "audit", dataclass_codec(AuditDraft)) if journal_dir else None
         self._batches: BackgroundBatches[AuditDraft] = BackgroundBatches(
-            self.appender.append, name="mesh-audit", batch_size=100, interval=interval
+            self._append, name="mesh-audit", batch_size=100, interval=interval, journal=journal,
+            keep_recovered=self._not_yet_in_the_chain,
         )
         atexit.register(self.close)
+
+    def _append(self, drafts: list[AuditDraft]) -> list[AuditDraft]:
+        """Append; the drafts still pending (kept for retry) stay journaled."""
+        self.appender.append(drafts)
+        return list(self.appender.pending)
+
+    def _not_yet_in_the_chain(self, drafts: list[AuditDraft]) -> list[AuditDraft]:
+        """A dead process's journal may hold drafts its last batch did append: skip those."""
+        present: dict[str, set[str]] = {}
+        for partition in {d.partition for d in drafts}:
+            present[partition] = {r.record_id for r in self.store.partition_records(partition)}
+        return [d for d in drafts if d.record_id not in present[d.partition]]
 
     def write(self, draft: AuditDraft) -> None:
         self._batches.put(draft)
@@ -198,4 +214,5 @@ class BackgroundAuditWriter(InlineAuditWriter):
 
     def close(self) -> None:
         self._batches.close()
-        self.appender.close()
+        self.appender.close()  # spills what it could not write
+        self._batches.close_journal()

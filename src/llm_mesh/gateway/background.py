@@ -4,7 +4,10 @@ The request path only appends to a deque (no lock hand-off, no thread wake-up);
 the thread drains it every ``interval`` seconds in arrival order, in batches.
 ``flush`` waits until everything written so far is handled; ``close`` drains and
 stops. Used locally only: on Lambda a frozen process cannot flush, so writers there
-are inline.
+are inline. With a ``journal`` (gateway.journal) every item is journaled before it is
+queued and each drained segment is retired only once its items were handled, so a
+killed process loses nothing; ``handle`` then returns the items it could not write
+yet (they are journaled again), and items journaled by a dead process are queued first.
 """
 
 from __future__ import annotations
@@ -12,17 +15,26 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from typing import Callable, Generic, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
+
+from llm_mesh.gateway.journal import Journal
 
 T = TypeVar("T")
 
 
 class BackgroundBatches(Generic[T]):
-    def __init__(self, handle: Callable[[list[T]], None], *, name: str, batch_size: int, interval: float) -> None:
+    def __init__(self, handle: Callable[[list[T]], Any], *, name: str, batch_size: int, interval: float,
+                 journal: Journal[T] | None = None,
+                 keep_recovered: Callable[[list[T]], list[T]] | None = None) -> None:
         self._handle = handle  # must not raise: it owns its own error reporting
         self._batch_size = batch_size
         self._interval = interval
+        self._journal = journal
         self._pending: collections.deque[T] = collections.deque()
+        if journal is not None:
+            recovered = journal.recover()
+            self._pending.extend(keep_recovered(recovered) if keep_recovered and recovered else recovered)
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
@@ -30,16 +42,30 @@ class BackgroundBatches(Generic[T]):
         self._thread.start()
 
     def put(self, item: T) -> None:
-        self._pending.append(item)
+        if self._journal is None:
+            self._pending.append(item)
+        else:
+            self._journal.append(item, then=lambda: self._pending.append(item))
 
     def _drain(self) -> None:
+        if not self._pending:
+            return
+        self._idle.clear()
+        retiring = self._journal.rotate() if self._journal is not None else None
+        unwritten: list[T] = []
         while self._pending:
-            self._idle.clear()
             batch = []
             while self._pending and len(batch) < self._batch_size:
                 batch.append(self._pending.popleft())
-            self._handle(batch)
+            unwritten = list(self._handle(batch) or ())  # the handler keeps and retries these itself
+        if self._journal is not None and retiring is not None:
+            self._journal_again(unwritten)
+            self._journal.retire(retiring)
         self._idle.set()
+
+    def _journal_again(self, items: Iterable[T]) -> None:
+        for item in items:
+            self._journal.append(item)  # type: ignore[union-attr]
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
@@ -55,3 +81,9 @@ class BackgroundBatches(Generic[T]):
         if not self._stop.is_set():
             self._stop.set()
             self._thread.join(timeout=10)
+
+    def close_journal(self) -> None:
+        """After ``close``, once the owner has put away whatever it still held (the journal's
+        segments go: a clean stop leaves nothing to recover)."""
+        if self._journal is not None and not self._thread.is_alive() and not self._pending:
+            self._journal.close()

@@ -7,11 +7,13 @@ entries are written before the invocation ends (a frozen process cannot flush).
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Protocol
 
 from llm_mesh.gateway.background import BackgroundBatches
-from llm_mesh.stores.interfaces import RequestLogEntry, RequestLogStore
+from llm_mesh.gateway.journal import Journal, dataclass_codec
 from llm_mesh.gateway.metrics_observer import note_dropped_write
+from llm_mesh.stores.interfaces import RequestLogEntry, RequestLogStore
 
 logger = logging.getLogger("llm_mesh.request_log")
 
@@ -45,12 +47,15 @@ class InlineLogWriter:
 
 
 class BackgroundLogWriter:
-    """Batches entries into the store on a background thread (see gateway.background)."""
+    """Batches entries into the store on a background thread (see gateway.background).
+    With ``journal_dir`` every entry is journaled first, so a killed process loses none."""
 
-    def __init__(self, store: RequestLogStore, batch_size: int = 500, interval: float = 0.05) -> None:
+    def __init__(self, store: RequestLogStore, batch_size: int = 500, interval: float = 0.05,
+                 journal_dir: str | Path | None = None) -> None:
         self._store = store
+        journal = Journal(journal_dir, "request-log", dataclass_codec(RequestLogEntry)) if journal_dir else None
         self._batches: BackgroundBatches[RequestLogEntry] = BackgroundBatches(
-            self._append, name="mesh-request-log", batch_size=batch_size, interval=interval
+            self._append, name="mesh-request-log", batch_size=batch_size, interval=interval, journal=journal
         )
 
     def _append(self, batch: list[RequestLogEntry]) -> None:
@@ -68,3 +73,4 @@ class BackgroundLogWriter:
 
     def close(self) -> None:
         self._batches.close()
+        self._batches.close_journal()
