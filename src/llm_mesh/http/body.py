@@ -9,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from llm_mesh.errors import InvalidRequest, PayloadTooLarge
+from llm_mesh.wire.json_depth import MAX_JSON_DEPTH, nests_deeper_than
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -30,6 +31,8 @@ async def read_json(request: Request, limit: int) -> Any:
         raise InvalidRequest("the request body is empty; send a JSON object")
     try:
         data = json.loads(body)
+        if nests_deeper_than(data, raw=body):
+            raise InvalidRequest(f"the request body is nested too deeply (more than {MAX_JSON_DEPTH} levels)")
         if b"\\ud" in body or b"\\uD" in body:
             # JSON may escape lone UTF-16 surrogates that no UTF-8 answer can carry.
             json.dumps(data, ensure_ascii=False).encode("utf-8")
@@ -39,7 +42,7 @@ async def read_json(request: Request, limit: int) -> Any:
     except UnicodeDecodeError:
         raise InvalidRequest("the request body is not valid UTF-8") from None
     except RecursionError:
-        raise InvalidRequest("the request body is nested too deeply") from None
+        raise InvalidRequest(f"the request body is nested too deeply (more than {MAX_JSON_DEPTH} levels)") from None
     except ValueError as exc:
         raise InvalidRequest(f"the request body is not valid JSON: {str(exc)[:200]}") from None
 

@@ -25,6 +25,7 @@ from llm_mesh.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from llm_mesh.wire.json_depth import MAX_JSON_DEPTH, nests_deeper_than
 
 ErrorClassifier = Callable[[int, Any], MeshError | None]
 
@@ -152,16 +153,24 @@ def stream_cut(provider: str) -> UpstreamError:
 def parse_event(provider: str, data: str) -> Any:
     """The JSON payload of one stream event."""
     try:
-        return json.loads(data)
-    except ValueError:
+        return _not_too_deep(provider, json.loads(data), data)
+    except (ValueError, RecursionError):
         raise UpstreamError(f"provider {provider} sent a malformed stream event") from None
 
 
 def parse_json(provider: str, content: bytes) -> Any:
     try:
-        return json.loads(content)
-    except ValueError:
+        return _not_too_deep(provider, json.loads(content), content)
+    except (ValueError, RecursionError):
         raise UpstreamError(f"provider {provider} returned malformed JSON") from None
+
+
+def _not_too_deep(provider: str, value: Any, raw: str | bytes) -> Any:
+    """An answer nested past what the wire models can serialize would pass parsing and fail
+    later, on the way to the cache or the client: refuse it here as the upstream's fault."""
+    if nests_deeper_than(value, raw=raw):
+        raise UpstreamError(f"provider {provider} returned JSON nested more than {MAX_JSON_DEPTH} levels deep")
+    return value
 
 
 async def post_json(
