@@ -105,6 +105,12 @@ class UpstreamUnavailable(UpstreamError):
     code = "upstream_unavailable"
 
 
+class UpstreamSaturated(UpstreamUnavailable):
+    """The mesh's own connection pool to the provider stayed full: shed, not the upstream's fault."""
+
+    code = "upstream_pool_exhausted"
+
+
 class UpstreamTimeout(UpstreamError):
     status = 504
     code = "upstream_timeout"

@@ -29,7 +29,11 @@ _NAME = re.compile(NAME_PATTERN)
 
 
 class Timeouts(Strict):
-    connect: float = Field(default=5.0, gt=0, le=60)
+    connect: float = Field(default=5.0, gt=0, le=60, description="establishing a new connection to the upstream")
+    pool: float = Field(
+        default=30.0, gt=0, le=900,
+        description="waiting for one of the provider's max_connections; past it the call is shed with 503, never a 504",
+    )
     read: float = Field(default=120.0, gt=0, le=900)
     first_token: float | None = Field(
         default=None, gt=0, le=900, description="give up on a stream with no first chunk after this"
@@ -41,7 +45,7 @@ class ProviderConfig(Strict):
     base_url: str | None = None
     api_key: SecretRef | None = None
     timeouts: Timeouts = Timeouts()
-    max_connections: int = Field(default=100, ge=1, le=10_000)
+    max_connections: int = Field(default=256, ge=1, le=10_000, description="upstream calls in flight at once")
     headers: dict[str, str] = Field(default_factory=dict, description="static, non-secret headers")
     options: dict[str, Any] = Field(default_factory=dict, description="kind-specific settings")
 
