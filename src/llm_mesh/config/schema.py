@@ -199,6 +199,11 @@ class ModelEntry(Strict):
 
 class ServerConfig(Strict):
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="a request's line and headers must arrive within this (else 408)")
+    body_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=900, description="a request body must arrive within this once its headers have (else 408)")
+    keep_alive_seconds: int = Field(default=5, ge=1, le=300, description="an idle kept-alive connection is closed after this")
     request_log: bool = True
 
 

@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from llm_mesh.errors import InvalidRequest, MeshError, NotFound
 from llm_mesh.gateway.context import RequestContext
 from llm_mesh.http.app import error_response
-from llm_mesh.http.body import read_json
+from llm_mesh.http.body import parse_json, read_body, read_json
 from llm_mesh.http.identity import inbound_identity
 from llm_mesh.http.management import require_admin
 from llm_mesh.identity import Caller
@@ -67,10 +67,13 @@ class PromptRoutes:
         return JSONResponse(body, headers=ctx.response_headers())
 
     async def json_object(self, request: Request) -> dict[str, Any]:
-        body = await read_json(request, self.limit)
-        if not isinstance(body, dict):
-            raise InvalidRequest("the body must be a JSON object")
-        return body
+        return _json_object(await read_json(request, self.limit))
+
+
+def _json_object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise InvalidRequest("the body must be a JSON object")
+    return body
 
 
 def mount(app: FastAPI, runtime: MeshRuntime) -> None:
@@ -154,8 +157,8 @@ def _mount_experiments(app: FastAPI, routes: PromptRoutes) -> None:
     @app.post("/v1/mesh/experiments/{name}/promote")
     async def promote(name: str, request: Request) -> Response:
         async def work(h: PromptHook, caller: Caller) -> Any:
-            raw = await request.body()
-            variant = (await routes.json_object(request)).get("variant") if raw else None
+            raw = await read_body(request, routes.limit)  # an empty body: promote the significant winner
+            variant = _json_object(parse_json(raw)).get("variant") if raw else None
             return h.experiments.promote(name, variant, caller.app)
         return await routes.admin(request, "mesh.experiments", work)
 
