@@ -31,6 +31,12 @@ def build_local_app(config_path: str | None, data_dir: str, builtin: dict | None
 
 def app_from_env() -> FastAPI:
     import json
+    import multiprocessing
+
+    from llm_mesh.cli.parent_watch import watch_parent
+
+    if multiprocessing.parent_process() is not None:  # a worker of uvicorn's supervisor: end with it
+        watch_parent()
 
     builtin = json.loads(os.environ["MESH_BUILTIN_CONFIG"]) if os.environ.get("MESH_BUILTIN_CONFIG") else None
     return build_local_app(os.environ.get("MESH_CONFIG") or None, os.environ.get("MESH_DATA_DIR", ".mesh"), builtin)
