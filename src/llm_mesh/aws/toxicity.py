@@ -8,7 +8,8 @@ SDK or credentials is a classifier failure the policy's fail mode handles); test
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from llm_mesh.policy.toxicity import ToxicityScores
 

@@ -21,8 +21,9 @@ object with ``classify(text) -> ToxicityScores`` (``extras["toxicity_classifier"
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Mapping, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -58,7 +59,7 @@ class ToxicityConfig(BaseModel):
     max_sentence_chars: int = Field(default=1000, ge=64, le=100_000, description="streamed: longest unit screened at once")
 
     @model_validator(mode="after")
-    def _complete(self) -> "ToxicityConfig":
+    def _complete(self) -> ToxicityConfig:
         if self.kind == "bedrock_guardrail" and not self.guardrail_id:
             raise ValueError("toxicity kind bedrock_guardrail needs guardrail_id")
         if self.kind == "word_list" and not any(self.terms.values()):
@@ -74,7 +75,7 @@ class ToxicityScores:
     overall: float = 0.0
 
     @classmethod
-    def worst(cls, many: "list[ToxicityScores]") -> "ToxicityScores":
+    def worst(cls, many: list[ToxicityScores]) -> ToxicityScores:
         """The highest score per category over several pieces of one text."""
         merged: dict[str, float] = {}
         for scores in many:
@@ -82,7 +83,7 @@ class ToxicityScores:
                 merged[name] = max(merged.get(name, 0.0), value)
         return cls(merged, max((s.overall for s in many), default=0.0))
 
-    def fired(self, threshold: float, categories: "list[str] | None") -> dict[str, float]:
+    def fired(self, threshold: float, categories: list[str] | None) -> dict[str, float]:
         """Categories at or over ``threshold`` (only ``categories`` when given; else the overall score too)."""
         hits = {c: s for c, s in self.categories.items() if s >= threshold and (categories is None or c in categories)}
         if categories is None and not hits and self.overall >= threshold:

@@ -10,8 +10,9 @@ ends the stream with an error event. Value-free results go to ``ctx.decisions["t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Mapping, Sequence
+from typing import Any
 
 from llm_mesh.config.loader import ConfigError
 from llm_mesh.gateway.context import RequestContext

@@ -10,8 +10,9 @@ like the output guardrail does and checks each complete sentence before it is re
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from llm_mesh.policy.actions import AlertEvent, AlertSink, PolicyCheckFailed
 from llm_mesh.policy.guard import GuardResult, SentenceGuard
@@ -66,7 +67,7 @@ class ToxicityScreen:
         self.record.checked += 1
         try:
             scores = self.classifier.classify(text)
-        except Exception as exc:  # any classifier failure: the policy's fail mode decides
+        except Exception as exc:  # noqa: BLE001  (any classifier failure: the policy's fail mode decides)
             self.record.errors += 1
             logger.warning("toxicity classifier %s failed: %s", self.classifier.name, type(exc).__name__)
             if self.fail_mode == "closed":
