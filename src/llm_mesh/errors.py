@@ -82,6 +82,14 @@ class PayloadTooLarge(MeshError):
     code = "request_too_large"
 
 
+class RequestTimeout(MeshError):
+    """The client did not send its request (headers or body) within the server's deadline."""
+
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
+
+
 class RateLimited(MeshError):
     status = 429
     type = "rate_limit_error"
@@ -103,6 +111,12 @@ class UpstreamError(MeshError):
 class UpstreamUnavailable(UpstreamError):
     status = 503
     code = "upstream_unavailable"
+
+
+class UpstreamSaturated(UpstreamUnavailable):
+    """The mesh's own connection pool to the provider stayed full: shed, not the upstream's fault."""
+
+    code = "upstream_pool_exhausted"
 
 
 class UpstreamTimeout(UpstreamError):

@@ -22,6 +22,7 @@ from llm_mesh.gateway.service import MeshService
 from llm_mesh.identity import Authenticator
 from llm_mesh.kb.rag import build_rag_hook
 from llm_mesh.policy.hook import policy_hook
+from llm_mesh.policy.toxicity_hook import toxicity_hook
 from llm_mesh.prompts.hook import build_prompt_hook
 from llm_mesh.providers.base import SecretResolver
 from llm_mesh.stores.interfaces import StoreBundle
@@ -31,7 +32,7 @@ Home = Literal["local", "aws"]
 # Every capability on the request path: factory(HookContext) -> hook | None (None when its
 # config section is absent, so an unused capability costs nothing). Each hook declares its
 # stage; the pipeline orders them and checks the declarations (llm_mesh.gateway.pipeline).
-HOOK_FACTORIES = (build_prompt_hook, build_rag_hook, policy_hook, build_cost_hook, audit_hook)
+HOOK_FACTORIES = (build_prompt_hook, build_rag_hook, policy_hook, toxicity_hook, build_cost_hook, audit_hook)
 
 
 def home_extras(home: Home, extras: dict[str, Any] | None) -> dict[str, Any]:

@@ -47,9 +47,9 @@ def _run(args: list[str]):
 # ------------------------------------------------------------------------- concurrency
 
 
-def test_32_concurrent_writers_on_dynamodb_local_lose_nothing(dynamodb_local_endpoint, dynamodb_local_client):
-    """32 writers (each its own client and store, like 32 Lambda instances) x 5 appends to one
-    app-day chain: all 160 stored, seq 1..160 without a gap, keyed chain intact, no failure."""
+def test_64_concurrent_writers_on_dynamodb_local_lose_nothing(dynamodb_local_endpoint, dynamodb_local_client):
+    """64 writers (each its own client and store, like 64 Lambda instances) x 5 appends to one
+    app-day chain: all 320 stored, seq 1..320 without a gap, keyed chain intact, no failure."""
     from llm_mesh.stores.dynamodb.audit import DynamoAuditStore
     from llm_mesh.stores.dynamodb.tables import AUDIT
     import boto3
@@ -60,7 +60,7 @@ def test_32_concurrent_writers_on_dynamodb_local_lose_nothing(dynamodb_local_end
 
     name = f"audit-lossless-{uuid.uuid4().hex[:8]}"
     create_table(dynamodb_local_client, AUDIT, name)
-    writers, appends = 32, 5
+    writers, appends = 64, 5
     session = boto3.session.Session(**DUMMY_CREDENTIALS)  # one session: clients share its loaded models
     config = Config(max_pool_connections=2, retries={"mode": "standard", "max_attempts": 3})
     clients = [session.client("dynamodb", endpoint_url=dynamodb_local_endpoint, config=config) for _ in range(writers)]

@@ -72,7 +72,7 @@ class SqlTool(_ToolBase):
     rds_data: RdsDataDatabase | None = None
     tables: tuple[str, ...] = Field(min_length=1, description="the only tables a query may read")
     max_rows: int = Field(default=200, ge=1, le=10_000)
-    max_result_bytes: int = Field(default=64_000, ge=256, le=1_000_000)
+    max_result_bytes: int = Field(default=64_000, ge=256, le=5_000_000)
 
     @model_validator(mode="after")
     def _one_backend(self) -> "SqlTool":

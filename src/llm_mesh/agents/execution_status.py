@@ -37,4 +37,5 @@ def execution_ended(store: Any, detail: dict[str, Any]) -> dict[str, Any]:
         "error": {"code": f"execution_{status.lower()}",
                   "message": f"the agent's Step Functions execution ended {status} ({error_name})"},
     })
+    store.drop_messages(run_id)  # the run's working conversation is of no further use
     return {"run_id": run_id, "updated": True, "reason": error_name}

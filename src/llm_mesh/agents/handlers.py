@@ -8,6 +8,12 @@ Step Functions. The loop they implement::
                 ^                        |  \--next=model--> redact ...
                 |________________________|   \--next=end---> done
 
+The state they pass carries ids, counters and small fields only: the conversation
+(instructions, input, model turns, tool results) is in the runs store by index
+(``history`` messages so far), because Step Functions caps a state at 256 KiB and
+one tool result can be larger. A tool call writes its result at its own index,
+so parallel tools never conflict and the Map's output stays small.
+
 Handlers never raise for expected failures: a model error, a policy block or a
 limit ends the run with a clear status; a failing tool becomes a step error the
 model sees. An unexpected crash is caught by the orchestrator (a Step Functions
@@ -96,9 +102,10 @@ async def route(env: "AgentEnv", event: dict[str, Any]) -> dict[str, Any]:
     if agent.instructions:
         messages.append({"role": "system", "content": agent.instructions})
     messages.append({"role": "user", "content": text})
+    env.store.put_messages(run["run_id"], 0, messages)
     return {
-        "run": run, "route": agent.route, "messages": messages, "screened": 0, "turn": 0, "pending": [],
-        "usage": {"prompt_tokens": 0, "completion_tokens": 0}, "cost_usd": "0",
+        "run": run, "route": agent.route, "history": len(messages), "screened": 0, "recorded": 0, "turn": 0,
+        "pending": [], "calls_at": None, "usage": {"prompt_tokens": 0, "completion_tokens": 0}, "cost_usd": "0",
         "deadline": now + agent.timeout, "next": "model", "status": "running", "answer": None, "error": None,
     }
 
@@ -110,7 +117,7 @@ async def redact(env: "AgentEnv", state: dict[str, Any]) -> dict[str, Any]:
     (The model call itself passes the gateway's policy hook, which redacts and restores.)"""
     run = state["run"]
     assert env.redactor is not None
-    for message in state["messages"][state.get("screened", 0):]:
+    for message in env.store.messages(run["run_id"], state["screened"], state["history"]):
         content = message.get("content")
         if isinstance(content, str) and content:
             try:
@@ -119,7 +126,7 @@ async def redact(env: "AgentEnv", state: dict[str, Any]) -> dict[str, Any]:
                 return {**state, "error": _error(exc.code or exc.type, exc.message)}
             except Exception as exc:
                 return {**state, "error": _error("policy_blocked", f"{type(exc).__name__}: {exc}"[:300])}
-    return {**state, "screened": len(state["messages"])}
+    return {**state, "screened": state["history"]}
 
 
 # ---------------------------------------------------------------- model calls
@@ -162,9 +169,11 @@ async def invoke_model(env: "AgentEnv", state: dict[str, Any]) -> dict[str, Any]
     tools = [tool_schema(name, env.section.tools[name]) for name in agent.tools]
     turn = state["turn"] + 1
     started = _now()
-    new_messages = state["messages"][state.get("recorded", 0):]
+    history = state["history"]
+    messages = env.store.messages(run["run_id"], 0, history)
+    new_messages = messages[state["recorded"]:]
     try:
-        completion, ctx, cost = await call_model(env, run, state["route"], state["messages"], tools, agent.temperature)
+        completion, ctx, cost = await call_model(env, run, state["route"], messages, tools, agent.temperature)
     except MeshError as error:
         env.store.put_step(run["run_id"], step_key(turn, 0), {
             "kind": "model", "turn": turn, "started_at": started, "ended_at": _now(), "ok": False,
@@ -191,12 +200,14 @@ async def invoke_model(env: "AgentEnv", state: dict[str, Any]) -> dict[str, Any]
         "finish_reason": completion.choices[0].finish_reason if completion.choices else None,
         "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens, "cost_usd": str(cost),
     })
+    env.store.put_messages(run["run_id"], history, [assistant])
     env.store.update_run(run["run_id"], {
         "updated_at": _now(), "steps": turn, "cost_usd": str(total_cost), **totals,
     })
     return {
-        **state, "turn": turn, "messages": [*state["messages"], assistant], "recorded": len(state["messages"]) + 1,
-        "pending": calls, "usage": totals, "cost_usd": str(total_cost), "answer": assistant["content"],
+        **state, "turn": turn, "history": history + 1, "recorded": history + 1, "calls_at": history if calls else None,
+        "pending": [{"id": c.get("id"), "name": (c.get("function") or {}).get("name", "")} for c in calls],
+        "usage": totals, "cost_usd": str(total_cost),
     }
 
 
@@ -216,14 +227,27 @@ def _record_message(env: "AgentEnv", message: dict[str, Any], app: str, route_na
 def tool_items(state: dict[str, Any]) -> list[dict[str, Any]]:
     """The Map's items, exactly as the state machine's ItemSelector builds them."""
     return [
-        {"run": state["run"], "route": state["route"], "turn": state["turn"], "index": index, "call": call}
+        {"run": state["run"], "route": state["route"], "turn": state["turn"], "calls_at": state["calls_at"],
+         "index": index, "call": call}
         for index, call in enumerate(state["pending"])
     ]
 
 
+def _tool_call(env: "AgentEnv", item: dict[str, Any]) -> dict[str, Any]:
+    """The item's tool call, from the assistant message that made it (the state carries only its id)."""
+    at = item["calls_at"]
+    (assistant,) = env.store.messages(item["run"]["run_id"], at, at + 1)
+    call = assistant["tool_calls"][item["index"]]
+    if call.get("id") != item["call"].get("id"):
+        raise ValueError(f"tool call {item['index']} of message {at} is not {item['call'].get('id')!r}")
+    return call
+
+
 async def run_tool(env: "AgentEnv", item: dict[str, Any]) -> dict[str, Any]:
-    """Run one tool call; every failure is a step error fed back to the model, never a crash."""
-    run, call = item["run"], item["call"]
+    """Run one tool call; every failure is a step error fed back to the model, never a crash.
+    The result goes into the conversation at its own index; the return value is its summary."""
+    run = item["run"]
+    call = _tool_call(env, item)
     function = call.get("function") or {}
     name = function.get("name", "")
     agent = _agent(env, run["agent"])
@@ -252,7 +276,9 @@ async def run_tool(env: "AgentEnv", item: dict[str, Any]) -> dict[str, Any]:
     if error:
         step["error"] = error
     env.store.put_step(run["run_id"], step_key(item["turn"], item["index"] + 1), step)
-    return {"tool_call_id": call.get("id"), "name": name, "index": item["index"], "ok": ok, "content": content}
+    env.store.put_messages(run["run_id"], item["calls_at"] + 1 + item["index"],
+                           [{"role": "tool", "tool_call_id": call.get("id"), "content": content}])
+    return {"tool_call_id": call.get("id"), "name": name, "index": item["index"], "ok": ok}
 
 
 # ---------------------------------------------------------------- decide
@@ -267,17 +293,36 @@ def _limit(env: "AgentEnv", state: dict[str, Any]) -> str | None:
     return None
 
 
+# The execution's output carries the answer only up to this size; the run record always has it.
+INLINE_ANSWER_CHARS = 16_000
+
+
+def _final_answer(env: "AgentEnv", state: dict[str, Any]) -> str:
+    """The last assistant message's text (the model's answer), from the stored conversation."""
+    last = env.store.messages(state["run"]["run_id"], state["history"] - 1, state["history"])
+    return (last[0].get("content") or "") if last and last[0].get("role") == "assistant" else ""
+
+
 def _finish(env: "AgentEnv", state: dict[str, Any], status: str, **fields: Any) -> dict[str, Any]:
-    now = _now()
-    final = {**state, "status": status, "next": "end", "pending": [], **fields}
+    run_id, now = state["run"]["run_id"], _now()
+    final = {**state, "status": status, "next": "end", "pending": [], "calls_at": None, **fields}
     final.pop("tool_results", None)
-    env.store.update_run(state["run"]["run_id"], {
+    recorded = env.store.get_run(run_id) or {}
+    if recorded.get("status", "running") != "running":  # a retried Decide: the run ended already
+        return {**final, "status": recorded["status"], "answer": _inline(recorded.get("answer"))}
+    answer = _final_answer(env, state) if status == "succeeded" else None
+    env.store.update_run(run_id, {
         "status": status, "updated_at": now, "ended_at": now, "steps": state["turn"], "cost_usd": state["cost_usd"],
         "prompt_tokens": state["usage"]["prompt_tokens"], "completion_tokens": state["usage"]["completion_tokens"],
-        "answer": env.record_text(final.get("answer") or "", state["run"]["app"], state["route"]) if status == "succeeded" else None,
+        "answer": env.record_text(answer or "", state["run"]["app"], state["route"]) if status == "succeeded" else None,
         "error": final.get("error"), "stop_reason": final.get("stop_reason"),
     })
-    return final
+    env.store.drop_messages(run_id)  # working state only: the steps keep the (redacted) record
+    return {**final, "answer": _inline(answer)}
+
+
+def _inline(answer: str | None) -> str | None:
+    return answer if answer is None or len(answer) <= INLINE_ANSWER_CHARS else None
 
 
 async def decide(env: "AgentEnv", state: dict[str, Any]) -> dict[str, Any]:
@@ -287,9 +332,8 @@ async def decide(env: "AgentEnv", state: dict[str, Any]) -> dict[str, Any]:
             error = {**error, "Cause": error["Cause"][:500]}
         return _finish(env, state, "failed", error=error, answer=None)
     if "tool_results" in state:
-        results = sorted(state["tool_results"], key=lambda r: r["index"])
-        tool_messages = [{"role": "tool", "tool_call_id": r["tool_call_id"], "content": r["content"]} for r in results]
-        state = {**state, "messages": [*state["messages"], *tool_messages], "pending": []}
+        # Each tool wrote its result at calls_at + 1 + index: the conversation now ends after the last.
+        state = {**state, "history": state["calls_at"] + 1 + len(state["tool_results"]), "pending": [], "calls_at": None}
         state.pop("tool_results")
         limit = _limit(env, state)
         if limit:

@@ -53,7 +53,7 @@ def set_env_factory(factory: Callable[[], Any] | None) -> None:
     global _env, _env_factory
     with _lock:
         old, _env, _env_factory = _env, None, factory
-    if old is not None and _loop is not None:
+    if getattr(old, "service", None) is not None and _loop is not None:
         asyncio.run_coroutine_threadsafe(old.service.providers.aclose(), _loop).result(timeout=10)
 
 

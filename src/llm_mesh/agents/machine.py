@@ -13,6 +13,10 @@ Every Task retries Lambda service faults with backoff; Redact, InvokeModel and
 RunTools catch anything else into ``$.error`` and go to Decide, which ends the
 run as failed and records why. A rejected start (unknown agent, no permission)
 or a failing Decide ends the execution in a Fail state.
+
+The state holds ids, counters and small fields only (the conversation is in the
+runs store, see ``llm_mesh.agents.handlers``), so no run nears the 256 KiB limit
+on a state; each Map item carries the id of its call, and returns a summary.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ def definition(function_arn: str = "${" + FUNCTION_ARN_VARIABLE + "}", *, task_t
             "run.$": "$.run",
             "route.$": "$.route",
             "turn.$": "$.turn",
+            "calls_at.$": "$.calls_at",
             "index.$": "$$.Map.Item.Index",
             "call.$": "$$.Map.Item.Value",
         },

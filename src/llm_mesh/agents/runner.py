@@ -77,6 +77,7 @@ async def run_agent(
     except asyncio.TimeoutError:
         env.store.update_run(event["run_id"], {"status": "stopped", "stop_reason": "timeout",
                                                "error": {"Error": "timeout", "Cause": "the run exceeded its timeout"}})
+        env.store.drop_messages(event["run_id"])
     run = env.store.get_run(event["run_id"]) or {}
     run["steps_detail"] = env.store.steps(event["run_id"])
     return run

@@ -5,6 +5,12 @@ Adapters: ``stores/sqlite/agents.py`` (embedded), ``stores/dynamodb/agents.py``
 Runs and steps are plain JSON dicts; step keys sort in execution order
 (``"0001.000"``: turn 1, the model call; ``"0001.002"``: turn 1, tool call 2), so a
 retried task overwrites its own step instead of adding one.
+
+A run's working conversation (the raw messages the model is sent, tool results
+included) lives here too, by index, and not in the orchestrator's state: Step
+Functions caps a state at 256 KiB, and one tool result can be larger. Each
+message is written once at its own index (a retried task rewrites the same one),
+and the conversation is dropped when the run ends; the steps keep the record.
 """
 
 from __future__ import annotations
@@ -42,6 +48,18 @@ class AgentRunStore(Protocol):
         """Newest first, one app's runs only."""
         ...
 
+    def put_messages(self, run_id: str, start: int, messages: list[dict[str, Any]]) -> None:
+        """Write ``messages`` at indices ``start``, ``start + 1``, ... (overwriting what is there)."""
+        ...
+
+    def messages(self, run_id: str, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
+        """The conversation's messages at indices ``start`` to ``stop`` (exclusive; None: all), in order."""
+        ...
+
+    def drop_messages(self, run_id: str) -> None:
+        """Forget the run's conversation (the run ended)."""
+        ...
+
 
 class MemoryAgentRunStore:
     """The reference implementation (tests, and meshes without a runs table)."""
@@ -49,6 +67,7 @@ class MemoryAgentRunStore:
     def __init__(self) -> None:
         self._runs: dict[str, dict[str, Any]] = {}
         self._steps: dict[str, dict[str, dict[str, Any]]] = {}
+        self._messages: dict[str, dict[int, dict[str, Any]]] = {}
         self._lock = threading.Lock()
 
     def create_run(self, run: dict[str, Any]) -> None:
@@ -79,3 +98,19 @@ class MemoryAgentRunStore:
             runs = [r for r in self._runs.values() if r["app"] == app and (agent is None or r["agent"] == agent)]
         runs.sort(key=lambda r: r["created_at"], reverse=True)
         return [copy.deepcopy(r) for r in runs[:limit]]
+
+    def put_messages(self, run_id: str, start: int, messages: list[dict[str, Any]]) -> None:
+        with self._lock:
+            conversation = self._messages.setdefault(run_id, {})
+            for offset, message in enumerate(messages):
+                conversation[start + offset] = copy.deepcopy(message)
+
+    def messages(self, run_id: str, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            conversation = self._messages.get(run_id, {})
+            return [copy.deepcopy(conversation[i]) for i in sorted(conversation)
+                    if i >= start and (stop is None or i < stop)]
+
+    def drop_messages(self, run_id: str) -> None:
+        with self._lock:
+            self._messages.pop(run_id, None)

@@ -19,7 +19,7 @@ from llm_mesh.agents.validate import validate_arguments
 if TYPE_CHECKING:
     from llm_mesh.agents.env import AgentEnv
 
-MAX_TOOL_OUTPUT_CHARS = 32_000
+MAX_TOOL_OUTPUT_CHARS = 32_000  # unless the tool sets its own (max_result_bytes, max_response_bytes)
 
 
 class ToolFailure(Exception):
@@ -74,10 +74,20 @@ def parse_arguments(raw: str | None) -> dict[str, Any]:
     return value
 
 
-def _cap(text: str) -> str:
-    if len(text) <= MAX_TOOL_OUTPUT_CHARS:
+def output_limit(tool: ToolConfig) -> int:
+    """The most of a tool's output the model is shown: the tool's own size setting when it has one."""
+    if isinstance(tool, SqlTool):
+        return max(MAX_TOOL_OUTPUT_CHARS, tool.max_result_bytes)
+    if isinstance(tool, HttpTool):
+        return max(MAX_TOOL_OUTPUT_CHARS, tool.max_response_bytes)
+    return MAX_TOOL_OUTPUT_CHARS
+
+
+def _cap(text: str, limit: int) -> str:
+    marker = "\n[truncated]"
+    if len(text) <= limit or (text.endswith(marker) and len(text) <= limit + len(marker)):
         return text
-    return text[:MAX_TOOL_OUTPUT_CHARS] + "\n[truncated]"
+    return text[:limit] + marker
 
 
 async def execute_tool(env: "AgentEnv", run: dict[str, Any], name: str, tool: ToolConfig, arguments: dict[str, Any]) -> str:
@@ -94,7 +104,7 @@ async def execute_tool(env: "AgentEnv", run: dict[str, Any], name: str, tool: To
             coro = _http(env, tool, arguments)
         else:
             coro = _delegate(env, run, tool, arguments["task"])
-        return _cap(await asyncio.wait_for(coro, tool.timeout))
+        return _cap(await asyncio.wait_for(coro, tool.timeout), output_limit(tool))
     except ToolFailure:
         raise
     except asyncio.TimeoutError:

@@ -73,18 +73,15 @@ def warm_up() -> None:
     count_text("warm up")
 
 
-def _server_options(log_level: str) -> dict:
-    options: dict = {"log_level": log_level, "access_log": False}
+def _server_options(log_level: str, server_config: object) -> dict:
+    from llm_mesh.http.server_protocol import server_options
+
+    # the protocol is uvicorn's httptools one (h11 without httptools) with a header deadline
+    options: dict = {"log_level": log_level, "access_log": False, **server_options(server_config)}
     try:
         import uvloop  # noqa: F401
 
         options["loop"] = "uvloop"
-    except ImportError:
-        pass
-    try:
-        import httptools  # noqa: F401
-
-        options["http"] = "httptools"
     except ImportError:
         pass
     return options
@@ -123,7 +120,7 @@ def serve(config_file: str | None, data_dir: str, host: str, port: int, log_leve
     port = sock.getsockname()[1]  # the real one when --port 0
     print_banner(runtime, f"http://{host}:{port}", source, Path(data_dir), notes, key)
     sys.stdout.flush()
-    options = _server_options(log_level)
+    options = _server_options(log_level, config.server)
     if workers == 1:
         uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])
         return

@@ -29,7 +29,11 @@ _NAME = re.compile(NAME_PATTERN)
 
 
 class Timeouts(Strict):
-    connect: float = Field(default=5.0, gt=0, le=60)
+    connect: float = Field(default=5.0, gt=0, le=60, description="establishing a new connection to the upstream")
+    pool: float = Field(
+        default=30.0, gt=0, le=900,
+        description="waiting for one of the provider's max_connections; past it the call is shed with 503, never a 504",
+    )
     read: float = Field(default=120.0, gt=0, le=900)
     first_token: float | None = Field(
         default=None, gt=0, le=900, description="give up on a stream with no first chunk after this"
@@ -41,7 +45,7 @@ class ProviderConfig(Strict):
     base_url: str | None = None
     api_key: SecretRef | None = None
     timeouts: Timeouts = Timeouts()
-    max_connections: int = Field(default=100, ge=1, le=10_000)
+    max_connections: int = Field(default=256, ge=1, le=10_000, description="upstream calls in flight at once")
     headers: dict[str, str] = Field(default_factory=dict, description="static, non-secret headers")
     options: dict[str, Any] = Field(default_factory=dict, description="kind-specific settings")
 
@@ -195,6 +199,11 @@ class ModelEntry(Strict):
 
 class ServerConfig(Strict):
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="a request's line and headers must arrive within this (else 408)")
+    body_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=900, description="a request body must arrive within this once its headers have (else 408)")
+    keep_alive_seconds: int = Field(default=5, ge=1, le=300, description="an idle kept-alive connection is closed after this")
     request_log: bool = True
 
 

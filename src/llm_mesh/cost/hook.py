@@ -225,17 +225,17 @@ class CostHook(BaseHook):
     def _cache_store(self, ctx: RequestContext, state: _State, completion: ChatCompletion) -> None:
         if state.cache_key is None or not cacheable_answer(completion) or not ctx.provider:
             return
-        value = json.dumps({"provider": ctx.provider, "model": ctx.model,
-                            "completion": completion.model_dump(mode="json", exclude_none=True)}, separators=(",", ":"))
-        expires = self.clock() + state.cache_ttl
-        app = ctx.caller.app if ctx.caller else "-"
-        try:
+        expires, app = self.clock() + state.cache_ttl, (ctx.caller.app if ctx.caller else "-")
+        try:  # a cache write fails soft (counted): the answer, its records and its settlement go on without it
+            value = json.dumps({"provider": ctx.provider, "model": ctx.model,
+                                "completion": completion.model_dump(mode="json", exclude_none=True)}, separators=(",", ":"))
             self.cache_store.put(state.cache_key, app, value, expires)  # type: ignore[union-attr]
             if state.semantic is not None:
                 partition, vector, _ = state.semantic
                 self.cache_store.put_vector(partition, uuid.uuid4().hex, pack(vector), value, expires)  # type: ignore[union-attr]
         except Exception:
             logger.exception("could not store a cache entry for %s", ctx.request_id)
+            note_dropped_write("cache")
 
     # ------------------------------------------------------------ hook points
     async def before_chat(self, ctx: RequestContext, request: ChatCompletionRequest) -> ChatCompletionRequest | ChatCompletion:

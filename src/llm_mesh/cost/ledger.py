@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import math
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any, Iterable, Sequence
@@ -50,9 +51,13 @@ def parse_time(value: str | None, default: float, end_of_day: bool = False) -> f
     if value is None or value == "":
         return default
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(seconds):
+            raise ValueError(f"{value!r} is not a finite time (give epoch seconds or an ISO date)")
+        return seconds
     if len(value) == 10:
         day = dt.date.fromisoformat(value)
         moment = dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)

@@ -23,6 +23,7 @@ from llm_mesh.errors import (
     PermissionDenied,
     RateLimited,
     UpstreamError,
+    UpstreamSaturated,
     UpstreamTimeout,
 )
 from llm_mesh.cost.prices import PriceTable, planner_price_lookup
@@ -192,7 +193,7 @@ class MeshService:
                     self.latency.observe(attempt.key, elapsed * 1000, first_token)
                     return result
                 ctx.upstream_seconds += time.perf_counter() - started
-                if not isinstance(last_error, ContextLengthExceeded):
+                if not isinstance(last_error, (ContextLengthExceeded, UpstreamSaturated)):  # the upstream is fine
                     self.breaker.failure(attempt.key, route.circuit_breaker)
                 delay = retry_delay(last_error, retry_number, route.retry, self._rng) if retries_left > 0 else None
                 if delay is None:

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from llm_mesh.errors import InvalidRequest, PayloadTooLarge
+from llm_mesh.errors import InvalidRequest, PayloadTooLarge, RequestTimeout
+from llm_mesh.wire.json_depth import MAX_JSON_DEPTH, nests_deeper_than
 
 M = TypeVar("M", bound=BaseModel)
 
 
-async def read_json(request: Request, limit: int) -> Any:
+DEFAULT_BODY_TIMEOUT = 30.0
+
+
+def _body_timeout(request: Request) -> float:
+    """mesh.yaml's ``server.body_timeout_seconds`` of the app serving the request."""
+    runtime = getattr(request.app.state, "runtime", None) if "app" in request.scope else None
+    server = getattr(getattr(runtime, "config", None), "server", None)
+    return float(getattr(server, "body_timeout_seconds", DEFAULT_BODY_TIMEOUT))
+
+
+async def read_body(request: Request, limit: int) -> bytearray:
+    """The raw body, at most ``limit`` bytes, arrived within the body deadline (else 408: a client
+    trickling its body must not hold a connection and a worker's memory for as long as it likes)."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -22,14 +36,31 @@ async def read_json(request: Request, limit: int) -> Any:
         except ValueError:
             raise InvalidRequest("invalid Content-Length header") from None
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
+    deadline = _body_timeout(request)
+    try:
+        async with asyncio.timeout(deadline):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
+    except TimeoutError:
+        raise RequestTimeout(f"the request body did not arrive within {deadline:g} s",
+                             headers={"Connection": "close"}) from None
+    return body
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    body = await read_body(request, limit)
     if not body:
         raise InvalidRequest("the request body is empty; send a JSON object")
+    return parse_json(body)
+
+
+def parse_json(body: bytes | bytearray) -> Any:
     try:
         data = json.loads(body)
+        if nests_deeper_than(data, raw=body):
+            raise InvalidRequest(f"the request body is nested too deeply (more than {MAX_JSON_DEPTH} levels)")
         if b"\\ud" in body or b"\\uD" in body:
             # JSON may escape lone UTF-16 surrogates that no UTF-8 answer can carry.
             json.dumps(data, ensure_ascii=False).encode("utf-8")
@@ -39,7 +70,7 @@ async def read_json(request: Request, limit: int) -> Any:
     except UnicodeDecodeError:
         raise InvalidRequest("the request body is not valid UTF-8") from None
     except RecursionError:
-        raise InvalidRequest("the request body is nested too deeply") from None
+        raise InvalidRequest(f"the request body is nested too deeply (more than {MAX_JSON_DEPTH} levels)") from None
     except ValueError as exc:
         raise InvalidRequest(f"the request body is not valid JSON: {str(exc)[:200]}") from None
 

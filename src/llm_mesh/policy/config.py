@@ -15,6 +15,7 @@ Example::
         restore_output: true
         fail_mode: closed
         output: {forbidden_terms: [internal only]}
+        toxicity: {kind: comprehend, action: block, threshold: 0.6, region: eu-west-1}
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator,
 from llm_mesh.policy.actions import Action
 from llm_mesh.policy.detectors.national_id import DEFAULT_NATIONAL_IDS, NATIONAL_ID_SPECS
 from llm_mesh.policy.findings import BUILTIN_TYPES, CATEGORIES, DENY_TERM
+from llm_mesh.policy.toxicity import ToxicityConfig
 
 DetectorName = Literal["email", "phone", "card", "iban", "national_id", "ip", "credentials", "custom", "deny_list"]
 ALL_DETECTORS: tuple[str, ...] = ("email", "phone", "card", "iban", "national_id", "ip", "credentials", "custom", "deny_list")
@@ -114,6 +116,7 @@ class PolicyConfig(_Strict):
         default="closed", description="what an optional (remote/model) detector failure does: skip it or refuse"
     )
     output: OutputGuardConfig = Field(default_factory=OutputGuardConfig)
+    toxicity: ToxicityConfig | None = Field(default=None, description="screen answers for toxicity (llm_mesh.policy.toxicity)")
 
     @field_validator("phone_regions")
     @classmethod

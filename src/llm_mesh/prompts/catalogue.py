@@ -81,6 +81,9 @@ def load_directory(directory: Path) -> dict[str, dict[int, PromptSpec]]:
     return found
 
 
+MAX_VERSION = 2**63 - 1
+
+
 class PromptCatalogue:
     def __init__(self, config: PromptsConfig, store: PromptStore, files: dict[str, dict[int, PromptSpec]] | None = None) -> None:
         self.config = config
@@ -121,7 +124,8 @@ class PromptCatalogue:
     def get(self, name: str, number: int) -> PromptVersion:
         version = self._versions.get((name, number))
         if version is None:
-            stored = self.store.get_version(name, number)
+            # numbers past a 64-bit integer exist nowhere (and no store could even be asked about them)
+            stored = self.store.get_version(name, number) if 0 < number <= MAX_VERSION else None
             if stored is None:
                 raise NotFound(f"prompt {name!r} has no version {number}", code="prompt_not_found")
             version = PromptVersion(name, number, PromptSpec.model_validate_json(stored.body), stored.content_hash)

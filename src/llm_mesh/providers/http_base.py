@@ -3,6 +3,7 @@ config, and the mapping of transport failures and HTTP statuses to mesh errors."
 
 from __future__ import annotations
 
+import asyncio
 import json
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable
@@ -22,9 +23,11 @@ from llm_mesh.errors import (
     PermissionDenied,
     RateLimited,
     UpstreamError,
+    UpstreamSaturated,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from llm_mesh.wire.json_depth import MAX_JSON_DEPTH, nests_deeper_than
 
 ErrorClassifier = Callable[[int, Any], MeshError | None]
 
@@ -42,22 +45,84 @@ class _NoCookies(httpx.Cookies):
 
 
 class _UpstreamClient(httpx.AsyncClient):
-    def __init__(self, **kwargs: Any) -> None:
+    """The provider's pooled client. At most ``pool_size`` calls are in flight; a call waits
+    for a slot up to ``pool_timeout`` and then fails with ``httpx.PoolTimeout``. The wait is
+    the mesh's own queue, so it never eats into the connect timeout (which times only the
+    TCP/TLS connect) and is never reported as the upstream timing out."""
+
+    def __init__(self, *, pool_size: int, pool_timeout: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._cookies = _NoCookies()  # httpx has no switch to turn its cookie jar off
+        self._pool_size, self._pool_timeout = pool_size, pool_timeout
+        self._slots_by_loop: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+
+    def _slots(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        slots = self._slots_by_loop.get(loop)
+        if slots is None:
+            self._slots_by_loop = {k: v for k, v in self._slots_by_loop.items() if not k.is_closed()}
+            slots = self._slots_by_loop[loop] = asyncio.Semaphore(self._pool_size)
+        return slots
+
+    async def send(self, request: httpx.Request, *, stream: bool = False, **kwargs: Any) -> httpx.Response:
+        slots = self._slots()
+        if slots.locked():
+            try:
+                async with asyncio.timeout(self._pool_timeout):
+                    await slots.acquire()
+            except TimeoutError:
+                raise httpx.PoolTimeout(f"no free upstream connection in {self._pool_timeout:g} s", request=request) from None
+        else:
+            await slots.acquire()
+        try:
+            response = await super().send(request, stream=stream, **kwargs)
+        except BaseException:
+            slots.release()
+            raise
+        if not stream:  # the body is read and the connection back in the pool
+            slots.release()
+        else:  # the slot is the connection's until the stream is closed
+            response.stream = _ReleasingStream(response.stream, slots.release)
+        return response
+
+
+class _ReleasingStream(httpx.AsyncByteStream):
+    """A streamed body that gives its pool slot back when it is closed (once)."""
+
+    def __init__(self, inner: Any, release: Callable[[], None]) -> None:
+        self._inner, self._release = inner, release
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            release, self._release = self._release, None
+            if release is not None:
+                release()
 
 
 def build_client(base_url: str, timeouts: Any, max_connections: int, headers: dict[str, str]) -> httpx.AsyncClient:
+    pool_timeout = getattr(timeouts, "pool", 30.0)
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     # httpcore's pool scans every connection per request, which costs milliseconds at a
     # few dozen concurrent requests (encode/httpx#3215); aiohttp's pool does not. The
     # httpx interface stays the same for every provider.
     transport = AiohttpTransport(limits=limits, trust_env=False) if AiohttpTransport is not None else None
     return _UpstreamClient(
+        pool_size=max_connections,
+        pool_timeout=pool_timeout,
         base_url=base_url,
         transport=transport,
         trust_env=False,  # proxy variables must not redirect upstream traffic
-        timeout=httpx.Timeout(connect=timeouts.connect, read=timeouts.read, write=timeouts.read, pool=timeouts.connect),
+        # httpx's pool timeout is aiohttp's "connect" (pool wait + connect): the slots above
+        # already queue the call, so the transport's own pool never waits; connect alone is
+        # aiohttp's sock_connect, the time to open a new connection.
+        timeout=httpx.Timeout(connect=timeouts.connect, read=timeouts.read, write=timeouts.read,
+                              pool=timeouts.connect + pool_timeout),
         limits=limits,
         headers=headers,
         follow_redirects=False,  # a redirect must never move a request (and its key) to another host
@@ -135,6 +200,9 @@ def _dropped_connection(exc: Exception) -> bool:
 
 
 def transport_error(provider: str, exc: Exception) -> MeshError:
+    if isinstance(exc, httpx.PoolTimeout):
+        return UpstreamSaturated(f"provider {provider} has every connection busy; the call was shed",
+                                 headers={"Retry-After": "1"})
     if isinstance(exc, httpx.TimeoutException) and _dropped_connection(exc):
         return UpstreamUnavailable(f"provider {provider} dropped the connection")
     if isinstance(exc, httpx.TimeoutException):
@@ -152,16 +220,24 @@ def stream_cut(provider: str) -> UpstreamError:
 def parse_event(provider: str, data: str) -> Any:
     """The JSON payload of one stream event."""
     try:
-        return json.loads(data)
-    except ValueError:
+        return _not_too_deep(provider, json.loads(data), data)
+    except (ValueError, RecursionError):
         raise UpstreamError(f"provider {provider} sent a malformed stream event") from None
 
 
 def parse_json(provider: str, content: bytes) -> Any:
     try:
-        return json.loads(content)
-    except ValueError:
+        return _not_too_deep(provider, json.loads(content), content)
+    except (ValueError, RecursionError):
         raise UpstreamError(f"provider {provider} returned malformed JSON") from None
+
+
+def _not_too_deep(provider: str, value: Any, raw: str | bytes) -> Any:
+    """An answer nested past what the wire models can serialize would pass parsing and fail
+    later, on the way to the cache or the client: refuse it here as the upstream's fault."""
+    if nests_deeper_than(value, raw=raw):
+        raise UpstreamError(f"provider {provider} returned JSON nested more than {MAX_JSON_DEPTH} levels deep")
+    return value
 
 
 async def post_json(

@@ -1,9 +1,12 @@
 """Agent runs and steps in DynamoDB (table ``agent_runs``: partition ``run_id``, sort ``item``).
 
-The run is item ``"run"``, each step item ``"step#<key>"``; records travel as JSON in
-attribute ``data`` (runs also carry ``app``/``created_at`` for the ``by_app_time``
-index). Steps are single PutItems, so parallel tool calls never conflict; run
-updates are a conditional read-modify-write on a ``version`` counter.
+The run is item ``"run"``, each step item ``"step#<key>"``, each message of the run's
+working conversation ``"msg#<index>"``; records travel as JSON in attribute ``data``
+(runs also carry ``app``/``created_at`` for the ``by_app_time`` index). Steps and
+messages may be larger than an item: they go through ``large_items`` (compressed,
+then cut into parts). Steps and messages are single PutItems at their own keys, so
+parallel tool calls never conflict; run updates are a conditional read-modify-write
+on a ``version`` counter.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 from typing import Any
 
 from llm_mesh.stores.dynamodb import codec
+from llm_mesh.stores.dynamodb.large_items import LargeItems
 
 _RUN = "run"
 _ATTEMPTS = 8
@@ -25,6 +29,7 @@ class DynamoAgentRunStore:
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
         self._table = table_name
+        self._large = LargeItems(client, table_name, "run_id", "item")
 
     def create_run(self, run: dict[str, Any]) -> None:
         try:
@@ -72,26 +77,24 @@ class DynamoAgentRunStore:
         return None if item is None else json.loads(codec.get_str(item, "data") or "{}")
 
     def put_step(self, run_id: str, key: str, step: dict[str, Any]) -> None:
-        self._client.put_item(
-            TableName=self._table,
-            Item={"run_id": codec.s(run_id), "item": codec.s(f"step#{key}"), "data": codec.s(_dumps({**step, "key": key}))},
-        )
+        self._large.put(run_id, f"step#{key}", {**step, "key": key})
 
     def steps(self, run_id: str) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "run_id = :r AND begins_with(#i, :p)",
-            "ExpressionAttributeNames": {"#i": "item"},
-            "ExpressionAttributeValues": {":r": codec.s(run_id), ":p": codec.s("step#")},
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self._client.query(**request)
-            out.extend(json.loads(codec.get_str(i, "data") or "{}") for i in page.get("Items", []))
-            if not page.get("LastEvaluatedKey"):
-                return out
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [self._large.decode(run_id, item) for item in self._large.query_prefix(run_id, "step#")]
+
+    def put_messages(self, run_id: str, start: int, messages: list[dict[str, Any]]) -> None:
+        for offset, message in enumerate(messages):
+            self._large.put(run_id, f"msg#{start + offset:06d}", message)
+
+    def messages(self, run_id: str, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
+        if stop is not None and stop <= start:
+            return []
+        stop_at = f"msg#{stop - 1:06d}" if stop is not None else None
+        stored = self._large.query_prefix(run_id, "msg#", start_at=f"msg#{start:06d}", stop_at=stop_at)
+        return [self._large.decode(run_id, item) for item in stored]
+
+    def drop_messages(self, run_id: str) -> None:
+        self._large.delete_prefix(run_id, "msg#")
 
     def list_runs(self, app: str, agent: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []

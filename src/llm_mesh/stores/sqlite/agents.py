@@ -1,4 +1,5 @@
-"""Agent runs and steps in SQLite (tables ``agent_runs`` and ``agent_steps``); records are JSON."""
+"""Agent runs, steps and working conversations in SQLite (tables ``agent_runs``, ``agent_steps``,
+``agent_messages``); records are JSON."""
 
 from __future__ import annotations
 
@@ -21,6 +22,12 @@ _SCHEMA = (
         key     TEXT NOT NULL,
         data    TEXT NOT NULL,
         PRIMARY KEY (run_id, key)
+    )""",
+    """CREATE TABLE IF NOT EXISTS agent_messages (
+        run_id  TEXT NOT NULL,
+        idx     INTEGER NOT NULL,
+        data    TEXT NOT NULL,
+        PRIMARY KEY (run_id, idx)
     )""",
 )
 
@@ -65,6 +72,23 @@ class SqliteAgentRunStore:
             "SELECT data FROM agent_steps WHERE run_id = ? ORDER BY key", (run_id,)
         ).fetchall()
         return [json.loads(r["data"]) for r in rows]
+
+    def put_messages(self, run_id: str, start: int, messages: list[dict[str, Any]]) -> None:
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO agent_messages (run_id, idx, data) VALUES (?, ?, ?)",
+                [(run_id, start + offset, _dumps(m)) for offset, m in enumerate(messages)],
+            )
+
+    def messages(self, run_id: str, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
+        rows = self._db.connection().execute(
+            "SELECT data FROM agent_messages WHERE run_id = ? AND idx >= ? AND idx < ? ORDER BY idx",
+            (run_id, int(start), int(stop) if stop is not None else 2**62),
+        ).fetchall()
+        return [json.loads(r["data"]) for r in rows]
+
+    def drop_messages(self, run_id: str) -> None:
+        self._db.connection().execute("DELETE FROM agent_messages WHERE run_id = ?", (run_id,))
 
     def list_runs(self, app: str, agent: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         sql, args = "SELECT data FROM agent_runs WHERE app = ?", [app]
