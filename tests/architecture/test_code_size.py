@@ -22,8 +22,6 @@ ALLOWED: frozenset[str] = frozenset({
     "llm_mesh/policy/engine.py: from_config",
     "llm_mesh/policy/engine.py: apply_to_text",
     "llm_mesh/http/app.py: create_app",
-    "llm_mesh/http/costs.py: mount",
-    "llm_mesh/http/prompts.py: mount",
 })
 
 
