@@ -12,8 +12,8 @@ import time
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from llm_mesh.gateway.metrics_observer import take_dropped_writes
 from tests.fakes.openai_upstream import Behaviour, start_fake_openai
 from tests.harness import serve_mesh
 from tests.hostile.common import openai_error
@@ -56,6 +56,25 @@ def mesh(upstream, tmp_path_factory):
 def http(mesh):
     with httpx.Client(base_url=mesh.root_url, headers={"Authorization": f"Bearer {mesh.api_key}"}, timeout=30) as c:
         yield c
+
+
+def _dropped_cache_writes(http: httpx.Client) -> float:
+    scraped = http.get("/metrics")
+    assert scraped.status_code == 200, scraped.text[:300]
+    for family in text_string_to_metric_families(scraped.text):
+        for sample in family.samples:
+            if sample.name == "mesh_dropped_writes_total" and sample.labels.get("kind") == "cache":
+                return sample.value
+    return 0.0
+
+
+def _wait_until(condition, attempts: int = 400) -> bool:
+    """Waits on the condition itself (polled), never on a fixed sleep."""
+    for _ in range(attempts):
+        if condition():
+            return True
+        time.sleep(0.025)
+    return condition()
 
 
 def _error(response: httpx.Response, status: int) -> dict:
@@ -155,7 +174,7 @@ def test_a_failing_cache_write_is_counted_and_the_answer_keeps_its_records(mesh,
     for table in tables:
         database.execute(f"CREATE TRIGGER fail_{table} BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'disk full'); END")
     database.commit()
-    take_dropped_writes()
+    before = _dropped_cache_writes(http)
     try:
         answer = http.post("/v1/chat/completions", json={"model": "up", "messages": [{"role": "user", "content": "uncacheable"}]})
     finally:
@@ -164,7 +183,8 @@ def test_a_failing_cache_write_is_counted_and_the_answer_keeps_its_records(mesh,
         database.commit()
         database.close()
     assert answer.status_code == 200, answer.text[:300]
-    assert take_dropped_writes().get("cache") == 1
+    # the drop is counted on the mesh's own metrics (reported when the request is recorded)
+    assert _wait_until(lambda: _dropped_cache_writes(http) == before + 1), _dropped_cache_writes(http)
     request_id = answer.headers["x-mesh-request-id"]
     logged, audit = _records_of(mesh, request_id)
     assert logged is not None and logged.status == 200 and [r.status for r in audit] == [200]
