@@ -15,6 +15,7 @@ from llm_mesh.config.schema import MeshConfig
 from llm_mesh.cost.hook import build_cost_hook
 from llm_mesh.gateway.hooks import HookContext, RequestHook
 from llm_mesh.gateway.metrics_observer import build_observer
+from llm_mesh.gateway.offload import blocking_io
 from llm_mesh.gateway.pipeline import Pipeline
 from llm_mesh.gateway.provider_pool import ProviderPool
 from llm_mesh.gateway.request_log import BackgroundLogWriter, InlineLogWriter, RequestLogWriter
@@ -107,7 +108,7 @@ def build_runtime(
     hooks = build_hooks(HookContext(config=config, stores=stores, secrets=secrets, home=home, extras=provided))
     service = MeshService(
         config, authenticator, providers, log_writer, health=getattr(stores, "health", None), pipeline=Pipeline.of(hooks),
-        observer=build_observer(config, home, provided),
+        observer=build_observer(config, home, provided), blocking_io=blocking_io(stores),
     )
     runtime = MeshRuntime(
         config=config, stores=stores, service=service, home=home, log_writer=log_writer,

@@ -18,7 +18,7 @@ from tests.harness import serve_mesh
 from tests.hostile.common import openai_error
 
 CALLS = 300
-DELAY_MS = 500
+DELAY_MS = 400
 
 
 def _config(upstream_url: str, *, connections: int, connect: float, pool: float | None = None) -> dict:
@@ -39,10 +39,11 @@ async def _burst(mesh, calls: int) -> list[httpx.Response]:
 
 
 def test_queued_calls_to_a_healthy_slow_upstream_get_no_504():
-    # 50 connections, 300 calls: six waves of 0.5 s, so most calls wait longer than the 1 s connect timeout
-    # (which is still long enough for a loaded CI machine to open 50 loopback connections)
+    # 25 connections, 300 calls: twelve waves of 0.4 s, so the calls of the last seven waves (175) wait
+    # longer than the 2 s connect timeout, which is itself ample for a loaded machine to open 25
+    # loopback connections (the fake upstream shares this process's GIL with the mesh and the clients)
     with start_fake_openai() as upstream, \
-            serve_mesh(_config(upstream.base_url, connections=50, connect=1.0), env={"FAKE_KEY": "k"}) as mesh:
+            serve_mesh(_config(upstream.base_url, connections=25, connect=2.0), env={"FAKE_KEY": "k"}) as mesh:
         answers = asyncio.run(_burst(mesh, CALLS))
     statuses = collections.Counter(a.status_code for a in answers)
     assert statuses == {200: CALLS}, statuses

@@ -39,6 +39,7 @@ from llm_mesh.stores.interfaces import CostRecord
 from llm_mesh.wire.openai_chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 from llm_mesh.wire.openai_embeddings import EmbeddingsRequest
 from llm_mesh.gateway.metrics_observer import note_dropped_write
+from llm_mesh.gateway.offload import blocking_io, off_loop
 
 logger = logging.getLogger("llm_mesh.cost")
 
@@ -88,6 +89,7 @@ class CostHook(BaseHook):
         self.limits = RateLimiter(self.costs.limits, limit_store) if self.costs.limits and limit_store else None
         cache = self.costs.cache
         self.cache_store = getattr(stores, "cache", None) if cache is not None and cache.enabled else None
+        self.blocking_io = blocking_io(stores)  # table round trips: admission and cache calls run off the loop
         self.margin = Decimal(self.costs.metering.input_margin)
         self._worst_prices: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
         for name, missing in (("budgets", self.costs.budgets and not budget_store),
@@ -194,7 +196,7 @@ class CostHook(BaseHook):
         now = self.clock()
         state.cache_ttl = settings.ttl_seconds or self.costs.cache.ttl_seconds  # type: ignore[union-attr]
         state.cache_key = exact_key(app, request)
-        stored, kind = self.cache_store.get(state.cache_key, now), "hit"  # type: ignore[union-attr]
+        stored, kind = await off_loop(self.blocking_io, self.cache_store.get, state.cache_key, now), "hit"  # type: ignore[union-attr]
         if stored is None and settings.mode == "semantic":
             try:
                 vector = await self._embed(ctx, settings, prompt_text(request))
@@ -204,7 +206,8 @@ class CostHook(BaseHook):
                 return None
             partition = semantic_partition(app, request.model)
             state.semantic = (partition, vector, state.cache_ttl)
-            match = best_match(vector, self.cache_store.vectors(partition, now, settings.max_entries), settings.threshold)  # type: ignore[union-attr]
+            stored_vectors = await off_loop(self.blocking_io, self.cache_store.vectors, partition, now, settings.max_entries)  # type: ignore[union-attr]
+            match = best_match(vector, stored_vectors, settings.threshold)
             stored, kind = (match[1], "semantic") if match else (None, kind)
         if stored is None:
             ctx.extra_headers["x-mesh-cache"] = "miss"
@@ -247,13 +250,14 @@ class CostHook(BaseHook):
                 return hit
         if self.limits is not None or self.budgets is not None:
             # the bound counts everything sent (tools, schemas, images, names), never only message text
-            self._admit(ctx, state, request.model, chat_input_bound(request), self._max_output(request.model, request))
+            await off_loop(self.blocking_io, self._admit, ctx, state, request.model, chat_input_bound(request),
+                           self._max_output(request.model, request))
         return request
 
     async def after_chat(self, ctx: RequestContext, request: ChatCompletionRequest, completion: ChatCompletion) -> ChatCompletion:
         state = _state(ctx)
         if state.cache_key is not None and state.cached_from is None:
-            self._cache_store(ctx, state, completion)
+            await off_loop(self.blocking_io, self._cache_store, ctx, state, completion)
         return completion
 
     async def _collect(self, ctx: RequestContext, state: _State, chunks: AsyncIterator[ChatCompletionChunk]) -> AsyncIterator[ChatCompletionChunk]:
@@ -282,7 +286,7 @@ class CostHook(BaseHook):
         texts = [request.input] if isinstance(request.input, str) else [t for t in request.input if isinstance(t, str)]
         state.texts = texts
         if self.limits is not None or self.budgets is not None:
-            self._admit(ctx, state, request.model, embeddings_input_bound(request), 0)
+            await off_loop(self.blocking_io, self._admit, ctx, state, request.model, embeddings_input_bound(request), 0)
         return request
 
     # ------------------------------------------------------------ accounting

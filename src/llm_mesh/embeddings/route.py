@@ -44,9 +44,9 @@ class RouteEmbedder:
         try:
             response = await service._with_failover(ctx, service._facts(ctx, Requirements(embeddings=True)), call)
         except Exception as error:
-            service.record(ctx, getattr(error, "status", 500), error=error if hasattr(error, "to_body") else None)
+            await service.finish(ctx, getattr(error, "status", 500), error=error if hasattr(error, "to_body") else None)
             raise
-        service.record(ctx, 200, Usage(prompt_tokens=response.usage.prompt_tokens, total_tokens=response.usage.total_tokens))
+        await service.finish(ctx, 200, Usage(prompt_tokens=response.usage.prompt_tokens, total_tokens=response.usage.total_tokens))
         vectors = [list(map(float, item.embedding)) for item in sorted(response.data, key=lambda d: d.index)]
         if vectors:
             self.dimensions = len(vectors[0])

@@ -29,6 +29,7 @@ from llm_mesh.errors import (
 from llm_mesh.cost.prices import PriceTable, planner_price_lookup
 from llm_mesh.gateway.context import RequestContext
 from llm_mesh.gateway.hooks import Outcome, RequestHook
+from llm_mesh.gateway.offload import off_loop
 from llm_mesh.gateway.pipeline import Pipeline
 from llm_mesh.gateway.replay import replay_as_stream
 from llm_mesh.gateway.tags import parse_tags
@@ -95,8 +96,10 @@ class MeshService:
         hooks: Sequence[RequestHook] = (),
         pipeline: Pipeline | None = None,
         observer: Callable[[RequestContext, Outcome], None] | None = None,
+        blocking_io: bool = False,
     ) -> None:
         self.config = config
+        self.blocking_io = blocking_io  # the stores wait on a network: their calls run off the loop
         self.pipeline = pipeline if pipeline is not None else Pipeline.of(hooks)
         self.observer = observer  # request metrics, whatever hooks exist (gateway.metrics_observer)
         metering = getattr(getattr(config, "costs", None), "metering", None)
@@ -128,6 +131,10 @@ class MeshService:
     def authenticate(self, ctx: RequestContext, identity: InboundIdentity) -> Caller:
         ctx.caller = self.authenticator.authenticate(identity)
         return ctx.caller
+
+    async def authenticate_off_loop(self, ctx: RequestContext, identity: InboundIdentity) -> Caller:
+        """``authenticate``, with the key lookup off the event loop when the stores block."""
+        return await off_loop(self.blocking_io, self.authenticate, ctx, identity)
 
     def authorise_route(self, caller: Caller, model: str) -> str:
         if model not in self.config.routes:
@@ -249,9 +256,9 @@ class MeshService:
         try:
             completion = await self._chat(ctx, request)
         except MeshError as error:
-            self.record(ctx, error.status, error=error)
+            await self.finish(ctx, error.status, error=error)
             raise
-        self.record(ctx, 200, completion.usage, completion=completion)
+        await self.finish(ctx, 200, completion.usage, completion=completion)
         return completion
 
     async def _chat(self, ctx: RequestContext, request: ChatCompletionRequest) -> ChatCompletion:
@@ -276,7 +283,7 @@ class MeshService:
         try:
             opened = await self._open_chat_stream(ctx, request)
         except MeshError as error:
-            self.record(ctx, error.status, error=error)
+            await self.finish(ctx, error.status, error=error)
             raise
         return ChatStream(head=[], rest=self._recorded(ctx, opened.rest), include_usage=opened.include_usage)
 
@@ -296,7 +303,7 @@ class MeshService:
             status, failure = 500, InternalError("the stream failed inside the mesh")
             raise
         finally:
-            self.record(ctx, status, usage, failure)
+            await self.finish(ctx, status, usage, failure)
 
     async def _open_chat_stream(self, ctx: RequestContext, request: ChatCompletionRequest) -> ChatStream:
         ctx.stream = True
@@ -364,10 +371,10 @@ class MeshService:
         try:
             response = await self._embeddings(ctx, request)
         except MeshError as error:
-            self.record(ctx, error.status, error=error)
+            await self.finish(ctx, error.status, error=error)
             raise
         usage = Usage(prompt_tokens=response.usage.prompt_tokens, total_tokens=response.usage.total_tokens)
-        self.record(ctx, 200, usage)
+        await self.finish(ctx, 200, usage)
         return response
 
     async def _embeddings(self, ctx: RequestContext, request: EmbeddingsRequest) -> EmbeddingsResponse:
@@ -387,6 +394,14 @@ class MeshService:
         return apply_encoding(response, request.encoding_format)
 
     # ------------------------------------------------------------ accounting
+    async def finish(self, ctx: RequestContext, status: int, usage: Usage | None = None,
+                     error: MeshError | None = None, completion: ChatCompletion | None = None) -> None:
+        """``record``, off the event loop when the stores block (settlement and ledger writes
+        are table round trips there)."""
+        if ctx.recorded:
+            return
+        await off_loop(self.blocking_io, self.record, ctx, status, usage, error, completion)
+
     def record(
         self,
         ctx: RequestContext,

@@ -78,4 +78,4 @@ def mount(app: FastAPI, runtime: MeshRuntime) -> None:
             logger.exception("anthropic stream failed for %s", ctx.request_id)
             status = 500
         finally:
-            service.record(ctx, status, usage[-1] if usage else None, failure)
+            await service.finish(ctx, status, usage[-1] if usage else None, failure)

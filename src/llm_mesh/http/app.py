@@ -149,7 +149,7 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
         finally:
             # The service records the stream's end itself; this covers a client that left mid-stream
             # before the service's iterator was finalised (record is once per request).
-            service.record(ctx, status, usage, failure)
+            await service.finish(ctx, status, usage, failure)
 
     # ---------------------------------------------------------------- embeddings
     @app.post("/v1/embeddings", openapi_extra=_json_body(EmbeddingsRequest, "/v1/embeddings"))

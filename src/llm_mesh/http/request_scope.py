@@ -41,7 +41,7 @@ def caller_context(endpoint: str, *, allow_x_api_key: bool = False, renderer: Er
         request.state.mesh_ctx = ctx
         if renderer is not None:
             request.state.mesh_error_renderer = renderer
-        runtime.service.authenticate(ctx, inbound_identity(request, runtime.home, allow_x_api_key=allow_x_api_key))
+        await runtime.service.authenticate_off_loop(ctx, inbound_identity(request, runtime.home, allow_x_api_key=allow_x_api_key))
         return ctx
 
     return dependency
@@ -52,6 +52,6 @@ async def mesh_error_handler(request: Request, error: Exception) -> JSONResponse
     ctx: RequestContext | None = getattr(request.state, "mesh_ctx", None)
     if ctx is None:
         return openai_error(error)
-    request.app.state.runtime.service.record(ctx, error.status, error=error)  # once: a no-op if the service did
+    await request.app.state.runtime.service.finish(ctx, error.status, error=error)  # once: a no-op if the service did
     renderer: ErrorRenderer = getattr(request.state, "mesh_error_renderer", openai_error)
     return renderer(error, ctx)

@@ -82,6 +82,9 @@ class StoreBundle(Protocol):
     request_log: RequestLogStore
     health: TargetHealthStore
     audit: AuditStore
+    # True when calls wait on a network (DynamoDB): the gateway runs them off its event loop
+    # (gateway.offload). Absent means False: local calls run inline.
+    blocking_io: bool
 
     def ping(self) -> bool:
         """True when the backing store answers (used by /health)."""

@@ -30,6 +30,8 @@ __all__ = [
 class DynamoStores:
     """StoreBundle over the mesh's DynamoDB tables, with one boto3 client."""
 
+    blocking_io = True  # every call is a network round trip (boto3 clients are thread-safe)
+
     def __init__(
         self, client: Any, table_names: Mapping[str, str], *, retention_days: float = DEFAULT_RETENTION_DAYS
     ) -> None:
