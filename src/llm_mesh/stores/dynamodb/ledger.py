@@ -5,6 +5,14 @@ so a retry never double counts) and ADD to its (day, app, model) aggregate in
 integer nano-dollars. Both happen or neither does, so the aggregates equal the sum
 of the records exactly. Concurrent transactions on one aggregate conflict
 (TransactionConflict) and are retried with jittered backoff.
+
+Write sharding: one busy app would put every record of its day in one partition and every
+request's ADD on one aggregate item (a transaction per request on one item tops out near
+500/s). So both carry a shard (``crc32(request_id) % SHARDS``, stable, so a retried write
+lands on the same item and the put's condition still dedupes): records live under
+``R#{app}#{day}#{shard}`` and aggregates under ``{app}#{model}#{shard}``; reads query every
+shard and merge (sums are exact: each record went to exactly one shard). Items written
+before sharding (``R#{app}#{day}``, ``{app}#{model}``) are read too.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import datetime as dt
 import json
 import random
 import time
+import zlib
 from typing import Any
 
 from llm_mesh.stores.dynamodb import codec
@@ -20,6 +29,16 @@ from llm_mesh.stores.interfaces import CostAggregate, CostRecord
 from llm_mesh.stores.sqlite.ledger import MAX_RANGE_DAYS, nano, utc_day
 
 MAX_ATTEMPTS = 40
+SHARDS = 8
+
+
+def shard_of(request_id: str, shards: int = SHARDS) -> int:
+    """A request's shard: stable across processes and retries (not Python's salted hash)."""
+    return zlib.crc32(request_id.encode()) % shards
+
+
+def _record_partitions(app: str, day: str) -> list[str]:
+    return [f"R#{app}#{day}"] + [f"R#{app}#{day}#{shard}" for shard in range(SHARDS)]
 
 
 def _sk(ts: float, request_id: str) -> str:
@@ -33,7 +52,8 @@ def _days(first: str, last: str) -> list[str]:
 
 def _item(r: CostRecord) -> dict[str, Any]:
     item = {
-        "pk": codec.s(f"R#{r.app}#{utc_day(r.timestamp)}"), "sk": codec.s(_sk(r.timestamp, r.request_id)),
+        "pk": codec.s(f"R#{r.app}#{utc_day(r.timestamp)}#{shard_of(r.request_id)}"),
+        "sk": codec.s(_sk(r.timestamp, r.request_id)),
         "request_id": codec.s(r.request_id), "ts": codec.num(r.timestamp), "app": codec.s(r.app),
         "route": codec.s(r.route), "provider": codec.s(r.provider), "model": codec.s(r.model),
         "endpoint": codec.s(r.endpoint), "tags": codec.s(json.dumps(r.tags, sort_keys=True)), "status": codec.num(r.status),
@@ -80,7 +100,7 @@ class DynamoLedgerStore:
         r = record
         aggregate = {
             "TableName": self._table,
-            "Key": {"pk": codec.s(f"A#{utc_day(r.timestamp)}"), "sk": codec.s(f"{r.app}#{r.model}")},
+            "Key": {"pk": codec.s(f"A#{utc_day(r.timestamp)}"), "sk": codec.s(f"{r.app}#{r.model}#{shard_of(r.request_id)}")},
             "UpdateExpression": "SET app = :app, model = :model ADD requests :one, prompt_tokens :pt,"
                                 " completion_tokens :ct, cost_nano :cost, avoided_nano :avoided, cache_hits :hit",
             "ExpressionAttributeValues": {
@@ -103,6 +123,21 @@ class DynamoLedgerStore:
         raise RuntimeError(f"could not record cost of {r.request_id} after {MAX_ATTEMPTS} attempts")
 
     def aggregates(self, first_day: str, last_day: str, app: str | None = None) -> list[CostAggregate]:
+        """One aggregate per (day, app, model): the shards' items summed."""
+        merged: dict[tuple[str, str, str], CostAggregate] = {}
+        for part in self._aggregate_items(first_day, last_day, app):
+            key = (part.day, part.app, part.model)
+            seen = merged.get(key)
+            merged[key] = part if seen is None else CostAggregate(
+                day=part.day, app=part.app, model=part.model, requests=seen.requests + part.requests,
+                prompt_tokens=seen.prompt_tokens + part.prompt_tokens,
+                completion_tokens=seen.completion_tokens + part.completion_tokens,
+                cost_nano=seen.cost_nano + part.cost_nano, avoided_nano=seen.avoided_nano + part.avoided_nano,
+                cache_hits=seen.cache_hits + part.cache_hits,
+            )
+        return list(merged.values())
+
+    def _aggregate_items(self, first_day: str, last_day: str, app: str | None) -> list[CostAggregate]:
         found: list[CostAggregate] = []
         for day in _days(first_day, last_day):
             kwargs: dict[str, Any] = {"TableName": self._table, "ConsistentRead": True,
@@ -130,11 +165,11 @@ class DynamoLedgerStore:
         out: list[CostRecord] = []
         for day in _days(first, last):
             apps = sorted({a.app for a in self.aggregates(day, day, app=app)})
-            for name in apps:
+            for partition in (p for name in apps for p in _record_partitions(name, day)):
                 items = query_all(
                     self._client, TableName=self._table, ConsistentRead=True,
                     KeyConditionExpression="pk = :pk AND sk BETWEEN :lo AND :hi",
-                    ExpressionAttributeValues={":pk": codec.s(f"R#{name}#{day}"), ":lo": codec.s(_sk(since, "")),
+                    ExpressionAttributeValues={":pk": codec.s(partition), ":lo": codec.s(_sk(since, "")),
                                                ":hi": codec.s(_sk(until, "\uffff"))},
                 )
                 out.extend(r for r in map(_record, items) if since <= r.timestamp < until)

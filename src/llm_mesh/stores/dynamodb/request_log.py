@@ -1,9 +1,17 @@
 """Per-request log in DynamoDB (table ``requests``: partition key request_id;
-GSIs by_app_time (app, ts) and by_day_time (day, ts); TTL on expires_at)."""
+GSIs by_app_time (app, ts) and by_day_time (day, ts); TTL on expires_at).
+
+The day index is write-sharded: ``day`` is ``YYYY-MM-DD#<shard>`` (``crc32(request_id) %
+DAY_SHARDS``), because one plain day value would send every request mesh-wide to one GSI
+partition (about 1,000 writes/s, and a throttled GSI throttles the table's writes). ``recent``
+queries each shard's newest items and merges them by time; items written before sharding (a
+plain ``YYYY-MM-DD``) are read as one more shard."""
 
 from __future__ import annotations
 
 import time
+import heapq
+import zlib
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
@@ -15,6 +23,11 @@ DEFAULT_RETENTION_DAYS = 30
 DEFAULT_LOOKBACK_DAYS = 7
 _BATCH = 25  # BatchWriteItem limit
 _BATCH_ATTEMPTS = 8
+DAY_SHARDS = 16
+
+
+def day_shard_key(ts: float, request_id: str) -> str:
+    return f"{utc_day(ts)}#{zlib.crc32(request_id.encode()) % DAY_SHARDS}"
 
 
 def utc_day(ts: float) -> str:
@@ -42,7 +55,7 @@ class DynamoRequestLogStore:
         item: Item = {
             "request_id": codec.s(entry.request_id),
             "ts": codec.num(float(entry.timestamp)),
-            "day": codec.s(utc_day(entry.timestamp)),
+            "day": codec.s(day_shard_key(entry.timestamp, entry.request_id)),
             "expires_at": codec.num(int(entry.timestamp + self._retention_s)),
             "app": codec.s(entry.app),
             "route": codec.s(entry.route),
@@ -144,6 +157,13 @@ class DynamoRequestLogStore:
             kwargs["ExclusiveStartKey"] = last
         return items[:limit]
 
+    def _newest_of_day(self, day: str, limit: int) -> list[Item]:
+        """The day's newest ``limit`` items: each shard's newest, merged by time."""
+        shards = [day] + [f"{day}#{shard}" for shard in range(DAY_SHARDS)]
+        per_shard = [self._query_newest("by_day_time", "day", key, limit) for key in shards]
+        merged = heapq.merge(*per_shard, key=lambda item: float(item["ts"]["N"]), reverse=True)
+        return list(merged)[:limit]
+
     def recent(self, limit: int = 50, app: str | None = None) -> list[RequestLogEntry]:
         """Newest first. Without ``app``, reads the by_day_time index from today
         (UTC) backwards over at most ``lookback_days`` days, today included."""
@@ -156,7 +176,7 @@ class DynamoRequestLogStore:
             today = datetime.fromtimestamp(self._clock(), tz=timezone.utc)
             for back in range(max(1, self._lookback_days)):
                 day = (today - timedelta(days=back)).strftime("%Y-%m-%d")
-                items.extend(self._query_newest("by_day_time", "day", day, limit - len(items)))
+                items.extend(self._newest_of_day(day, limit - len(items)))
                 if len(items) >= limit:
                     break
         return [self._entry(item) for item in items]

@@ -88,8 +88,8 @@ AGENT_RUNS = TableSpec(
 
 TABLES: tuple[TableSpec, ...] = (KEYS, REQUESTS, HEALTH, AUDIT, AGENT_RUNS)
 
-# Cost ledger (llm_mesh.cost): records pk "R#<app>#<day>", sk "<ts>#<request_id>";
-# aggregates pk "A#<day>", sk "<app>#<model>" (ADD counters, nano-dollars). No TTL.
+# Cost ledger (llm_mesh.cost): records pk "R#<app>#<day>#<shard>", sk "<ts>#<request_id>";
+# aggregates pk "A#<day>", sk "<app>#<model>#<shard>" (ADD counters, nano-dollars; see ledger.py). No TTL.
 LEDGER = TableSpec(logical="ledger", partition_key="pk", sort_key="sk", optional=True)
 
 # Budget counters, one item per budget and period ("name#2026-11"): committed = spent + reserved.
