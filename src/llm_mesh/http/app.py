@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from llm_mesh.errors import InternalError, MeshError, NotFound
 from llm_mesh.gateway.context import RequestContext
 from llm_mesh.gateway.service import ChatStream
+from llm_mesh.http.anthropic_messages import anthropic_models
 from llm_mesh.http.body import read_json, validate
 from llm_mesh.http.coalesce import coalesce
 from llm_mesh.http.identity import inbound_identity
@@ -88,6 +89,8 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
     # ---------------------------------------------------------------- models
     @app.get("/v1/models")
     async def list_models(request: Request) -> Response:
+        if "anthropic-version" in request.headers:  # the anthropic SDK: Anthropic's paged list
+            return anthropic_models(request, runtime)
         ctx = RequestContext(endpoint="models")
         try:
             caller = service.authenticate(ctx, inbound_identity(request, runtime.home))
@@ -102,6 +105,8 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
 
     @app.get("/v1/models/{model_id:path}")
     async def get_model(model_id: str, request: Request) -> Response:
+        if "anthropic-version" in request.headers:
+            return anthropic_models(request, runtime, model_id)
         ctx = RequestContext(endpoint="models")
         try:
             caller = service.authenticate(ctx, inbound_identity(request, runtime.home))
