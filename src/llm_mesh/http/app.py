@@ -25,6 +25,8 @@ from llm_mesh.http.anthropic_messages import anthropic_models
 from llm_mesh.http.body import read_json, validate
 from llm_mesh.http.coalesce import coalesce
 from llm_mesh.http.identity import inbound_identity
+from llm_mesh.http.openai_wire import chunk_json, completion_json
+from llm_mesh.http.request_id_headers import RequestIdHeaders
 from llm_mesh.http.request_scope import caller_context, mesh_error_handler, openai_error
 from llm_mesh.providers.sse import DONE_FRAME
 from llm_mesh.runtime import MeshRuntime
@@ -61,6 +63,7 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
         redoc_url=None,
     )
     app.state.runtime = runtime
+    app.add_middleware(RequestIdHeaders)
 
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -128,7 +131,7 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
                 headers={**ctx.response_headers(), "cache-control": "no-cache", "x-accel-buffering": "no"},
             )
         completion = await service.chat(ctx, chat_request)
-        return _json(completion.model_dump_json(exclude_none=True).encode(), ctx)
+        return _json(completion_json(completion), ctx)
 
     async def _sse_chat(ctx: RequestContext, stream: ChatStream) -> AsyncIterator[bytes]:
         usage: Usage | None = None
@@ -139,7 +142,7 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
                     usage = chunk.usage
                     if not stream.include_usage:
                         continue
-                yield b"data: " + chunk.model_dump_json(exclude_none=True).encode() + b"\n\n"
+                yield b"data: " + chunk_json(chunk, stream.include_usage) + b"\n\n"
             yield DONE_FRAME
             status = 200
         except MeshError as error:
