@@ -55,7 +55,10 @@ def mount(app: FastAPI, runtime: MeshRuntime) -> None:
     service = runtime.service
     limit = runtime.config.server.max_body_bytes
 
-    @app.post("/v1/completions")
+    schema = CompletionsRequest.model_json_schema()  # flat: no $defs to re-point
+    body_doc = {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+    @app.post("/v1/completions", openapi_extra=body_doc)
     async def completions(request: Request, ctx: RequestContext = Depends(caller_context("completions"))) -> Response:
         legacy = parse_completions_request(await read_json(request, limit))
         canonical = [validate(ChatCompletionRequest, to_chat_body(legacy, prompt)) for prompt in legacy.prompts]

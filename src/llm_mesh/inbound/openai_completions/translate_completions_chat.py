@@ -140,7 +140,8 @@ def completion_body(completion_id: str, created: int, model: str, choices: list[
                             "choices": choices}
     if system_fingerprint is not None:
         body["system_fingerprint"] = system_fingerprint
-    body["usage"] = usage_body(usage)
+    if usage is not None:
+        body["usage"] = usage_body(usage)
     return body
 
 
