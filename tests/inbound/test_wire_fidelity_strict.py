@@ -27,6 +27,7 @@ from openai.types.chat import chat_completion_chunk as ck
 from openai.types.chat import chat_completion_message as cm
 from pydantic import BaseModel
 
+from tests.fakes.anthropic_upstream import start_fake_anthropic
 from tests.fakes.openai_upstream import start_fake_openai
 from tests.harness import serve_mesh
 
@@ -123,13 +124,15 @@ def _sse(response) -> list[tuple[str | None, dict[str, Any]]]:
 # ---------------------------------------------------------------- the mesh
 @pytest.fixture(scope="module")
 def mesh():
-    with start_fake_openai() as fake:
+    with start_fake_openai() as fake, start_fake_anthropic(api_key="ant") as ant:
         config = {
             "providers": {"echo": {"kind": "echo"},
-                          "fake": {"kind": "openai", "base_url": fake.base_url, "api_key": {"env": "FAKE_KEY"}}},
-            "routes": {"echo": {"provider": "echo", "model": "echo-1"}, "gpt": {"provider": "fake", "model": "gpt-4o-mini"}},
+                          "fake": {"kind": "openai", "base_url": fake.base_url, "api_key": {"env": "FAKE_KEY"}},
+                          "ant": {"kind": "anthropic", "base_url": ant.base_url, "api_key": {"env": "ANT_KEY"}}},
+            "routes": {"echo": {"provider": "echo", "model": "echo-1"}, "gpt": {"provider": "fake", "model": "gpt-4o-mini"},
+                       "claude": {"provider": "ant", "model": "claude-sonnet-4-20250514"}},
         }
-        with serve_mesh(config, env={"FAKE_KEY": "k"}) as running:
+        with serve_mesh(config, env={"FAKE_KEY": "k", "ANT_KEY": "ant"}) as running:
             yield running
 
 
@@ -143,22 +146,26 @@ def claude(mesh):
     return anthropic.Anthropic(base_url=mesh.root_url, api_key=mesh.api_key, max_retries=0)
 
 
-@pytest.mark.parametrize("route", ["echo", "gpt"])
+@pytest.mark.parametrize("route", ["echo", "gpt", "claude"])
 def test_chat_completion_plain_and_tool_call(client, route):
-    plain = _body(client.chat.completions.with_raw_response.create(model=route, messages=HELLO))
+    # stop: the Anthropic upstream reports the sequence it hit; that stays out of the OpenAI answer.
+    plain = _body(client.chat.completions.with_raw_response.create(model=route, messages=HELLO, stop=["there"]))
     assert_shape(plain, cc.ChatCompletion)
     assert "usage" in plain
+    if route != "echo":  # the upstream stopped at the sequence
+        assert plain["choices"][0]["message"]["content"] == "Echo: hello "
     called = _body(client.chat.completions.with_raw_response.create(
         model=route, messages=HELLO, tools=[TOOL], tool_choice={"type": "function", "function": {"name": "lookup"}}))
     assert_shape(called, cc.ChatCompletion)
     assert called["choices"][0]["message"]["tool_calls"][0]["type"] == "function"
 
 
-@pytest.mark.parametrize("route", ["echo", "gpt"])
+@pytest.mark.parametrize("route", ["echo", "gpt", "claude"])
 @pytest.mark.parametrize("include_usage", [True, False])
 def test_chat_stream_chunks(client, route, include_usage):
     options = {"stream_options": {"include_usage": True}} if include_usage else {}
-    with client.chat.completions.with_streaming_response.create(model=route, messages=HELLO, stream=True, **options) as response:
+    with client.chat.completions.with_streaming_response.create(model=route, messages=HELLO, stream=True, stop=["there"],
+                                                                **options) as response:
         chunks = [body for _, body in _sse(response)]
     assert len(chunks) >= 3
     for chunk in chunks:
