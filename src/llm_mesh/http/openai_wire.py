@@ -11,7 +11,7 @@ asked for usage (https://platform.openai.com/docs/api-reference/chat/object and
 
 from __future__ import annotations
 
-import json
+import pydantic_core
 from typing import Any
 
 from llm_mesh.wire.openai_chat import ChatCompletion, ChatCompletionChunk
@@ -20,11 +20,11 @@ _MESSAGE_NULLS = ("content", "refusal")  # required, nullable in ChatCompletionR
 
 
 def _dumps(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return pydantic_core.to_json(body)
 
 
 def completion_body(completion: ChatCompletion) -> dict[str, Any]:
-    body = completion.model_dump(mode="json", exclude_none=True)
+    body = completion.model_dump(exclude_none=True)
     for choice in body.get("choices", ()):
         choice.setdefault("logprobs", None)
         choice.setdefault("finish_reason", None)
@@ -39,7 +39,7 @@ def completion_json(completion: ChatCompletion) -> bytes:
 
 
 def chunk_body(chunk: ChatCompletionChunk, include_usage: bool) -> dict[str, Any]:
-    body = chunk.model_dump(mode="json", exclude_none=True)
+    body = chunk.model_dump(exclude_none=True)
     for choice in body.get("choices", ()):
         choice.setdefault("logprobs", None)
         choice.setdefault("finish_reason", None)
