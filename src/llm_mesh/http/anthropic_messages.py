@@ -4,6 +4,12 @@ The Anthropic request is translated to the canonical request, routed like any
 chat completion (so it can reach any provider), and the answer or stream is
 translated back. Errors use Anthropic's error shape so the anthropic SDK raises
 its usual exceptions. The SDK's ``x-api-key`` header carries the mesh key.
+
+``POST /v1/messages/count_tokens`` answers the mesh's tiktoken count of the canonical
+prompt, flagged ``x-mesh-estimate: true`` (no provider is called, so no provider's own
+tokenizer counts it). ``GET /v1/models`` with the ``anthropic-version`` header (the
+anthropic SDK) answers Anthropic's paged model list: ``anthropic_models`` here, called
+by the app's models route.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from llm_mesh.gateway.context import RequestContext
 from llm_mesh.gateway.service import ChatStream
 from llm_mesh.http.body import read_json
 from llm_mesh.http.coalesce import coalesce
+from llm_mesh.http.identity import inbound_identity
 from llm_mesh.http.request_scope import caller_context
 from llm_mesh.inbound.anthropic import (
     anthropic_error_body,
@@ -26,7 +33,9 @@ from llm_mesh.inbound.anthropic import (
     stream_anthropic_events,
     to_anthropic_message,
 )
+from llm_mesh.inbound.anthropic.catalogue import estimate_input_tokens, model_info, models_page
 from llm_mesh.runtime import MeshRuntime
+from llm_mesh.tokens import count_messages
 from llm_mesh.wire.openai_chat import ChatCompletionChunk, StreamOptions, Usage
 
 logger = logging.getLogger("llm_mesh.http.anthropic")
@@ -50,15 +59,28 @@ def mount(app: FastAPI, runtime: MeshRuntime) -> None:
             # Anthropic streams always report usage; ask for it upstream too.
             canonical = canonical.model_copy(update={"stream_options": StreamOptions(include_usage=True)})
             stream = await service.open_chat_stream(ctx, canonical)
+            prompt_tokens = count_messages(canonical.messages)
             return StreamingResponse(
-                coalesce(_events(ctx, stream, anthropic_request.model)),
+                coalesce(_events(ctx, stream, anthropic_request.model, prompt_tokens)),
                 media_type="text/event-stream",
                 headers={**ctx.response_headers(), "cache-control": "no-cache"},
             )
         completion = await service.chat(ctx, canonical)
         return JSONResponse(to_anthropic_message(completion, anthropic_request.model), headers=ctx.response_headers())
 
-    async def _events(ctx: RequestContext, stream: ChatStream, model: str) -> AsyncIterator[bytes]:
+    @app.post("/v1/messages/count_tokens")
+    async def count_tokens(request: Request, ctx: RequestContext = Depends(caller_context(
+            "messages.count_tokens", allow_x_api_key=True, renderer=_error))) -> Response:
+        body = await read_json(request, limit)
+        if isinstance(body, dict):
+            body = {**body, "max_tokens": body.get("max_tokens", 1), "stream": None}
+        _, canonical = parse_messages_request(body)
+        assert ctx.caller is not None
+        ctx.route = service.authorise_route(ctx.caller, canonical.model)
+        headers = {**ctx.response_headers(), "x-mesh-estimate": "true"}
+        return JSONResponse({"input_tokens": estimate_input_tokens(canonical)}, headers=headers)
+
+    async def _events(ctx: RequestContext, stream: ChatStream, model: str, prompt_tokens: int) -> AsyncIterator[bytes]:
         usage: list[Usage] = []
 
         async def watched() -> AsyncIterator[ChatCompletionChunk]:
@@ -69,7 +91,7 @@ def mount(app: FastAPI, runtime: MeshRuntime) -> None:
 
         status, failure = 499, None
         try:
-            async for frame in stream_anthropic_events(watched(), model):
+            async for frame in stream_anthropic_events(watched(), model, prompt_tokens):
                 yield frame
             status = 200
         except MeshError as error:  # the generator already sent Anthropic's error event
@@ -79,3 +101,19 @@ def mount(app: FastAPI, runtime: MeshRuntime) -> None:
             status = 500
         finally:
             await service.finish(ctx, status, usage[-1] if usage else None, failure)
+
+
+def anthropic_models(request: Request, runtime: MeshRuntime, model_id: str | None = None) -> Response:
+    """``GET /v1/models[/{id}]`` in Anthropic's shape: the routes this caller may use."""
+    service = runtime.service
+    ctx = RequestContext(endpoint="models", headers=request.headers)
+    try:
+        caller = service.authenticate(ctx, inbound_identity(request, runtime.home, allow_x_api_key=True))
+        if model_id is not None:
+            service.authorise_route(caller, model_id)
+            return JSONResponse(model_info(model_id), headers=ctx.response_headers())
+        query = request.query_params
+        page = models_page(service.models_for(caller), query.get("limit"), query.get("after_id"), query.get("before_id"))
+    except MeshError as error:
+        return _error(error, ctx)
+    return JSONResponse(page, headers=ctx.response_headers())

@@ -21,9 +21,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from llm_mesh.errors import InternalError, MeshError, NotFound
 from llm_mesh.gateway.context import RequestContext
 from llm_mesh.gateway.service import ChatStream
+from llm_mesh.http.anthropic_messages import anthropic_models
 from llm_mesh.http.body import read_json, validate
 from llm_mesh.http.coalesce import coalesce
 from llm_mesh.http.identity import inbound_identity
+from llm_mesh.http.openai_wire import chunk_json, completion_json
+from llm_mesh.http.request_id_headers import RequestIdHeaders
 from llm_mesh.http.request_scope import caller_context, mesh_error_handler, openai_error
 from llm_mesh.providers.sse import DONE_FRAME
 from llm_mesh.runtime import MeshRuntime
@@ -60,6 +63,7 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
         redoc_url=None,
     )
     app.state.runtime = runtime
+    app.add_middleware(RequestIdHeaders)
 
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -88,6 +92,8 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
     # ---------------------------------------------------------------- models
     @app.get("/v1/models")
     async def list_models(request: Request) -> Response:
+        if "anthropic-version" in request.headers:  # the anthropic SDK: Anthropic's paged list
+            return anthropic_models(request, runtime)
         ctx = RequestContext(endpoint="models")
         try:
             caller = service.authenticate(ctx, inbound_identity(request, runtime.home))
@@ -102,6 +108,8 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
 
     @app.get("/v1/models/{model_id:path}")
     async def get_model(model_id: str, request: Request) -> Response:
+        if "anthropic-version" in request.headers:
+            return anthropic_models(request, runtime, model_id)
         ctx = RequestContext(endpoint="models")
         try:
             caller = service.authenticate(ctx, inbound_identity(request, runtime.home))
@@ -123,7 +131,7 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
                 headers={**ctx.response_headers(), "cache-control": "no-cache", "x-accel-buffering": "no"},
             )
         completion = await service.chat(ctx, chat_request)
-        return _json(completion.model_dump_json(exclude_none=True).encode(), ctx)
+        return _json(completion_json(completion), ctx)
 
     async def _sse_chat(ctx: RequestContext, stream: ChatStream) -> AsyncIterator[bytes]:
         usage: Usage | None = None
@@ -134,7 +142,7 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
                     usage = chunk.usage
                     if not stream.include_usage:
                         continue
-                yield b"data: " + chunk.model_dump_json(exclude_none=True).encode() + b"\n\n"
+                yield b"data: " + chunk_json(chunk, stream.include_usage) + b"\n\n"
             yield DONE_FRAME
             status = 200
         except MeshError as error:

@@ -6,6 +6,7 @@ from __future__ import annotations
 EXTENSIONS: tuple[str, ...] = (
     "llm_mesh.http.anthropic_messages:mount",
     "llm_mesh.http.responses:mount",
+    "llm_mesh.http.completions:mount",
     "llm_mesh.http.management:mount",
     "llm_mesh.http.costs:mount",
     "llm_mesh.http.governance:mount",

@@ -81,9 +81,10 @@ def anthropic_error_event(error: MeshError) -> bytes:
 
 
 async def stream_anthropic_events(
-    chunks: AsyncIterator[ChatCompletionChunk], requested_model: str
+    chunks: AsyncIterator[ChatCompletionChunk], requested_model: str, input_tokens: int = 0
 ) -> AsyncIterator[bytes]:
-    encoder = AnthropicStreamEncoder(requested_model)
+    """``input_tokens``: the mesh's prompt count, for ``message_start`` when the upstream gave none."""
+    encoder = AnthropicStreamEncoder(requested_model, input_tokens)
     try:
         async for chunk in chunks:
             for frame in encoder.feed(chunk):

@@ -20,7 +20,10 @@ Lossy points (documented, deliberate):
   messages carry no error flag; images inside a tool result follow the tool
   messages as a user message (OpenAI tool messages are text only).
 - The canonical finish reason ``stop`` cannot tell end_turn from a stop sequence;
-  it maps to ``end_turn``.
+  it maps to ``stop_sequence`` (with the sequence) where the provider reported the hit
+  (``wire.provider_facts``: Anthropic-family upstreams), else to ``end_turn``.
+- ``message_start`` reports the upstream's own input tokens where the provider passed
+  them on, else the mesh's count of the canonical prompt.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from llm_mesh.inbound.anthropic.types import (
     URLSource,
 )
 from llm_mesh.wire.openai_chat import ChatCompletion, ChatCompletionChunk, Usage
+from llm_mesh.wire.provider_facts import start_usage_of, stop_sequence_of
 
 # Canonical finish reason -> Anthropic stop_reason.
 STOP_REASONS: dict[str | None, str] = {
@@ -286,6 +290,9 @@ def completion_to_message(completion: ChatCompletion, requested_model: str) -> d
     stop_reason = STOP_REASONS.get(finish, "end_turn")
     if finish is None and choice is not None and choice.message.tool_calls:
         stop_reason = "tool_use"
+    stop_sequence = stop_sequence_of(choice) if finish == "stop" else None
+    if stop_sequence is not None:
+        stop_reason = "stop_sequence"
     return {
         "id": message_id(completion.id),
         "type": "message",
@@ -293,7 +300,7 @@ def completion_to_message(completion: ChatCompletion, requested_model: str) -> d
         "model": requested_model,
         "content": content,
         "stop_reason": stop_reason,
-        "stop_sequence": None,
+        "stop_sequence": stop_sequence,
         "usage": usage_to_anthropic(completion.usage),
     }
 
@@ -312,8 +319,10 @@ class AnthropicStreamEncoder:
     already closed cannot be expressed and raise an UpstreamError.
     """
 
-    def __init__(self, requested_model: str) -> None:
+    def __init__(self, requested_model: str, input_tokens: int = 0) -> None:
         self.model = requested_model
+        self.input_tokens = input_tokens  # the mesh's count, used when the upstream gave none at the start
+        self.stop_sequence: str | None = None
         self.started = False
         self.finished = False
         self.block_index = -1
@@ -325,17 +334,20 @@ class AnthropicStreamEncoder:
         self.saw_tool_call = False
 
     # -- helpers
-    def _start(self, chunk_id: str | None) -> list[bytes]:
+    def _start(self, chunk: ChatCompletionChunk) -> list[bytes]:
         self.started = True
+        upstream = start_usage_of(chunk)
+        usage = usage_to_anthropic(upstream) if upstream is not None else {"input_tokens": self.input_tokens}
+        usage["output_tokens"] = 0
         message = {
-            "id": message_id(chunk_id),
+            "id": message_id(chunk.id),
             "type": "message",
             "role": "assistant",
             "model": self.model,
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": {"input_tokens": 0, "output_tokens": 0},
+            "usage": usage,
         }
         return [sse_event("message_start", {"type": "message_start", "message": message}), sse_event("ping", {"type": "ping"})]
 
@@ -361,7 +373,7 @@ class AnthropicStreamEncoder:
     def feed(self, chunk: ChatCompletionChunk) -> list[bytes]:
         out: list[bytes] = []
         if not self.started:
-            out.extend(self._start(chunk.id))
+            out.extend(self._start(chunk))
         if chunk.usage is not None:
             self.usage = chunk.usage
         for choice in chunk.choices:
@@ -387,6 +399,9 @@ class AnthropicStreamEncoder:
             if choice.finish_reason is not None:
                 out.extend(self._close())
                 self.stop_reason = STOP_REASONS.get(choice.finish_reason, "end_turn")
+                self.stop_sequence = stop_sequence_of(choice) if choice.finish_reason == "stop" else None
+                if self.stop_sequence is not None:
+                    self.stop_reason = "stop_sequence"
         return out
 
     def finish(self) -> list[bytes]:
@@ -397,7 +412,7 @@ class AnthropicStreamEncoder:
         usage = usage_to_anthropic(self.usage)
         out.append(sse_event("message_delta", {
             "type": "message_delta",
-            "delta": {"stop_reason": self.stop_reason, "stop_sequence": None},
+            "delta": {"stop_reason": self.stop_reason, "stop_sequence": self.stop_sequence},
             "usage": usage,
         }))
         out.append(sse_event("message_stop", {"type": "message_stop"}))

@@ -26,7 +26,9 @@ Request:
 Response: text blocks -> content, tool_use -> tool_calls, thinking blocks dropped;
 stop_reason end_turn/stop_sequence/pause_turn -> stop, max_tokens and
 model_context_window_exceeded -> length, tool_use -> tool_calls, refusal ->
-content_filter; usage: prompt_tokens = input + cache_read + cache_creation,
+content_filter (the stop sequence hit rides beside the choice, ``wire.provider_facts``, for
+the inbound Anthropic API; a stream's first chunk carries message_start's usage the same
+way); usage: prompt_tokens = input + cache_read + cache_creation,
 cached_tokens = cache_read_input_tokens.
 """
 
@@ -60,6 +62,7 @@ from llm_mesh.wire.openai_chat import (
     ToolCallDeltaFunction,
     Usage,
 )
+from llm_mesh.wire.provider_facts import set_start_usage, set_stop_sequence
 
 FINISH_REASONS: dict[str, str] = {**CLAUDE_STOP_REASONS, "pause_turn": "stop", "refusal": "content_filter"}
 
@@ -293,11 +296,19 @@ def chat_response(data: Any, json_tool: str | None = None) -> ChatCompletion:
             id=str(data["id"]),
             created=int(time.time()),
             model=str(data.get("model") or ""),
-            choices=[Choice(index=0, message=message, finish_reason=finish)],
+            choices=[set_stop_sequence(Choice(index=0, message=message, finish_reason=finish), _stop_sequence(data))],
             usage=usage_from(data.get("usage")),
         )
     except (KeyError, TypeError, AttributeError, ValueError):
         raise UpstreamError("Anthropic returned a malformed message") from None
+
+
+def _stop_sequence(data: Any) -> str | None:
+    """The stop sequence Anthropic says ended the message (kept beside the canonical ``stop``)."""
+    if not isinstance(data, dict) or data.get("stop_reason") != "stop_sequence":
+        return None
+    value = data.get("stop_sequence")
+    return value if isinstance(value, str) else None
 
 
 # ================================================================ stream
@@ -341,7 +352,7 @@ class StreamTranslator:
         self.model = str(message.get("model") or "")
         self.usage.update({k: v for k, v in (message.get("usage") or {}).items() if v is not None})
         self.started = True
-        return [self._chunk(Delta(role="assistant", content=""))]
+        return [set_start_usage(self._chunk(Delta(role="assistant", content="")), usage_from(self.usage))]
 
     def _block_start(self, index: int, block: dict[str, Any]) -> list[ChatCompletionChunk]:
         if block.get("type") == "text" and block.get("text"):
@@ -382,7 +393,9 @@ class StreamTranslator:
         if self.json_tool is not None and finish == "tool_calls" and not self._tool_index:
             finish = "stop"
         self.finish = finish
-        return [self._chunk(Delta(), finish=finish)]
+        chunk = self._chunk(Delta(), finish=finish)
+        set_stop_sequence(chunk.choices[0], _stop_sequence(payload.get("delta")))
+        return [chunk]
 
     def _message_stop(self) -> list[ChatCompletionChunk]:
         self.completed = True
