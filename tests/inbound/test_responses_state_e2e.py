@@ -1,0 +1,165 @@
+"""Responses API conversation state through the official openai SDK over loopback HTTP:
+``store`` + ``previous_response_id`` (the echo double shows what went upstream), retrieve,
+input_items.list, delete, another app's ids, ``store: false``, bad ids, and a redacted value
+that stays redacted at rest (the raw value is in no file the mesh wrote)."""
+
+from __future__ import annotations
+
+import json
+
+import openai
+import pytest
+
+from tests.harness import serve_mesh
+
+EMAIL = "ada.lovelace@analytical-engine.example"
+
+
+@pytest.fixture(scope="module")
+def mesh():
+    config = {
+        "providers": {"echo": {"kind": "echo"}},
+        "routes": {"echo": {"provider": "echo", "model": "echo-1"},
+                   "private": {"provider": "echo", "model": "echo-1"}},
+        "policies": {"pii": {"actions": {"EMAIL": "redact"}, "restore_output": True}},
+        "governance": {"bindings": {"routes": {"private": "pii"}}},
+        "apps": {"test": {"routes": "*"}, "other": {"routes": "*"}},
+    }
+    with serve_mesh(config) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def client(mesh):
+    return openai.OpenAI(base_url=mesh.base_url, api_key=mesh.api_key, max_retries=0)
+
+
+@pytest.fixture(scope="module")
+def other(mesh):
+    return openai.OpenAI(base_url=mesh.base_url, api_key=mesh.key_for("other"), max_retries=0)
+
+
+def _sent(response) -> list[dict]:
+    return json.loads(response.output_text)["messages"]  # the echo double answers with what went upstream
+
+
+def test_previous_response_id_carries_input_and_output_but_not_instructions(client):
+    first = client.responses.create(model="echo", input="my name is Ada", instructions="be brief")
+    second = client.responses.create(model="echo", input="what is my name?", previous_response_id=first.id,
+                                     instructions="answer in French")
+    assert second.previous_response_id == first.id
+    assert _sent(second) == [
+        {"role": "system", "content": "answer in French"},
+        {"role": "user", "content": [{"type": "text", "text": "my name is Ada"}]},
+        {"role": "assistant", "content": first.output_text},
+        {"role": "user", "content": "what is my name?"},
+    ]
+    third = client.responses.create(model="echo", previous_response_id=second.id, input=[
+        {"role": "user", "content": [{"type": "input_text", "text": "and again?"}]}])
+    roles = [m["role"] for m in _sent(third)]
+    assert roles == ["user", "assistant", "user", "assistant", "user"]  # no system: instructions are not carried
+    assert _sent(third)[3]["content"] == second.output_text
+
+
+def test_retrieve_returns_the_stored_response(client):
+    created = client.responses.create(model="echo", input="keep me", metadata={"ticket": "42"})
+    got = client.responses.retrieve(created.id)
+    assert got.id == created.id and got.object == "response" and got.status == "completed"
+    assert got.output_text == created.output_text and got.metadata == {"ticket": "42"}
+    assert got.usage.total_tokens == created.usage.total_tokens
+
+
+def test_input_items_list_orders_and_pages(client):
+    first = client.responses.create(model="echo", input="one")
+    second = client.responses.create(model="echo", input="two", previous_response_id=first.id)
+    newest_first = client.responses.input_items.list(second.id)
+    assert [item.type for item in newest_first.data] == ["message", "message", "message"]
+    assert [item.role for item in newest_first.data] == ["user", "assistant", "user"]
+    assert newest_first.data[0].content[0].text == "two" and newest_first.has_more is False
+    assert newest_first.data[1].id == first.output[0].id  # the previous output item keeps its id
+    page = client.responses.input_items.list(second.id, order="asc", limit=2)
+    assert [item.id for item in page.data] == [item.id for item in reversed(newest_first.data)][:2]
+    assert page.has_more is True
+    everything = list(client.responses.input_items.list(second.id, order="asc", limit=1))  # the SDK pages by `after`
+    assert [item.id for item in everything] == [item.id for item in reversed(newest_first.data)]
+    raw = client.responses.input_items.with_raw_response.list(second.id, order="asc", limit=2).http_response.json()
+    assert raw["object"] == "list" and raw["first_id"] == raw["data"][0]["id"] and raw["last_id"] == raw["data"][1]["id"]
+
+
+def test_delete_then_the_id_is_gone(client):
+    created = client.responses.create(model="echo", input="forget me")
+    raw = client.responses.with_raw_response.delete(created.id)
+    assert raw.http_response.json() == {"id": created.id, "object": "response", "deleted": True}
+    with pytest.raises(openai.NotFoundError) as info:
+        client.responses.retrieve(created.id)
+    assert info.value.body["type"] == "invalid_request_error"
+    with pytest.raises(openai.NotFoundError) as info:
+        client.responses.create(model="echo", input="hi", previous_response_id=created.id)
+    assert info.value.param == "previous_response_id"
+    with pytest.raises(openai.NotFoundError):
+        client.responses.delete(created.id)
+
+
+def test_another_apps_response_is_a_404(client, other):
+    mine = client.responses.create(model="echo", input="private to test")
+    for call in (lambda: other.responses.retrieve(mine.id), lambda: other.responses.input_items.list(mine.id),
+                 lambda: other.responses.delete(mine.id),
+                 lambda: other.responses.create(model="echo", input="hi", previous_response_id=mine.id)):
+        with pytest.raises(openai.NotFoundError) as info:
+            call()
+        assert info.value.status_code == 404 and info.value.body["code"] == "not_found"
+        assert "private to test" not in json.dumps(info.value.body)
+    assert client.responses.retrieve(mine.id).id == mine.id  # still there for its own app
+
+
+def test_store_false_is_not_retrievable(client):
+    created = client.responses.create(model="echo", input="do not keep", store=False)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(created.id)
+
+
+def test_bad_ids_and_page_params_are_400s(client):
+    created = client.responses.create(model="echo", input="x")
+    with pytest.raises(openai.BadRequestError) as info:
+        client.responses.retrieve("not-a-response-id")
+    assert info.value.param == "response_id"
+    with pytest.raises(openai.BadRequestError) as info:
+        client.responses.create(model="echo", input="hi", previous_response_id="msg_123")
+    assert info.value.param == "previous_response_id"
+    with pytest.raises(openai.BadRequestError) as info:
+        client.responses.input_items.list(created.id, limit=0)
+    assert info.value.param == "limit"
+    with pytest.raises(openai.BadRequestError) as info:
+        client.responses.input_items.list(created.id, after="msg_nope")
+    assert info.value.param == "after"
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve("resp_0123456789abcdef0123456789abcdef")
+
+
+def test_streamed_response_is_stored_and_continues(client):
+    with client.responses.stream(model="echo", input="stream me") as stream:
+        for _ in stream:
+            pass
+        final = stream.get_final_response()
+    assert client.responses.retrieve(final.id).output_text == final.output_text
+    nxt = client.responses.create(model="echo", input="next", previous_response_id=final.id, stream=True)
+    done = [e for e in nxt if e.type == "response.completed"][0].response
+    assert [m["role"] for m in _sent(done)] == ["user", "assistant", "user"]
+
+
+def test_a_redacted_value_stays_redacted_at_rest(mesh, client):
+    first = client.responses.create(model="private", input=f"my email is {EMAIL}", instructions=f"mail {EMAIL} only")
+    assert EMAIL in first.output_text  # the client got its value back (restore_output)
+    mesh.flush_logs()
+    written = [p for p in mesh.data_dir.rglob("*") if p.is_file()]
+    assert any(p.name.startswith("mesh.db") for p in written)
+    leaking = [p.name for p in written if EMAIL.encode() in p.read_bytes()]
+    assert leaking == []
+    second = client.responses.create(model="private", input="what was it?", previous_response_id=first.id)
+    sent_text = json.dumps(_sent(second))
+    assert EMAIL not in sent_text and "[EMAIL_1]" in sent_text  # the history went upstream redacted (a placeholder literal not this request's)
+    stored = client.responses.retrieve(first.id)
+    assert EMAIL not in stored.model_dump_json() and "[EMAIL_1]" in stored.output_text
+    assert stored.instructions == "mail [EMAIL_1] only"  # as it went upstream
+    items = client.responses.input_items.list(first.id)
+    assert EMAIL not in items.model_dump_json() and "[EMAIL_1]" in items.data[0].content[0].text
