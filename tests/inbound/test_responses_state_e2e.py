@@ -10,22 +10,35 @@ import json
 import openai
 import pytest
 
+from tests.fakes.openai_upstream import start_fake_openai
 from tests.harness import serve_mesh
 
 EMAIL = "ada.lovelace@analytical-engine.example"
 
 
+TOOL = {"type": "function", "name": "get_order", "description": "Look an order up by its number.",
+        "parameters": {"type": "object", "properties": {"number": {"type": "string"}}, "required": ["number"]}}
+
+
 @pytest.fixture(scope="module")
-def mesh():
+def fake():
+    with start_fake_openai() as upstream:
+        yield upstream
+
+
+@pytest.fixture(scope="module")
+def mesh(fake):
     config = {
-        "providers": {"echo": {"kind": "echo"}},
+        "providers": {"echo": {"kind": "echo"},
+                      "fake": {"kind": "openai", "base_url": fake.base_url, "api_key": {"env": "FAKE_KEY"}}},
         "routes": {"echo": {"provider": "echo", "model": "echo-1"},
-                   "private": {"provider": "echo", "model": "echo-1"}},
+                   "private": {"provider": "echo", "model": "echo-1"},
+                   "gpt": {"provider": "fake", "model": "gpt-4o-mini"}},
         "policies": {"pii": {"actions": {"EMAIL": "redact"}, "restore_output": True}},
         "governance": {"bindings": {"routes": {"private": "pii"}}},
         "apps": {"test": {"routes": "*"}, "other": {"routes": "*"}},
     }
-    with serve_mesh(config) as running:
+    with serve_mesh(config, env={"FAKE_KEY": "k"}) as running:
         yield running
 
 
@@ -163,3 +176,18 @@ def test_a_redacted_value_stays_redacted_at_rest(mesh, client):
     assert stored.instructions == "mail [EMAIL_1] only"  # as it went upstream
     items = client.responses.input_items.list(first.id)
     assert EMAIL not in items.model_dump_json() and "[EMAIL_1]" in items.data[0].content[0].text
+
+
+def test_a_function_call_continues_by_previous_response_id(client, fake):
+    first = client.responses.create(model="gpt", input="where is order 42?", tools=[TOOL])
+    [call] = [item for item in first.output if item.type == "function_call"]
+    second = client.responses.create(model="gpt", tools=[TOOL], previous_response_id=first.id, input=[
+        {"type": "function_call_output", "call_id": call.call_id, "output": "shipped yesterday"}])
+    assert second.status == "completed" and second.output_text
+    sent = fake.requests[-1].json["messages"]  # what the mesh sent the upstream
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool"]
+    assert sent[1]["tool_calls"][0]["id"] == call.call_id and sent[1]["tool_calls"][0]["function"]["name"] == "get_order"
+    assert sent[2] == {"role": "tool", "tool_call_id": call.call_id, "content": "shipped yesterday"}
+    items = client.responses.input_items.list(second.id, order="asc").data
+    assert [item.type for item in items] == ["message", "function_call", "function_call_output"]
+    assert items[1].id == call.id and items[1].call_id == call.call_id and items[2].output == "shipped yesterday"
