@@ -22,11 +22,10 @@ NAME = "responses_state"
 
 
 class Capture:
-    """The screened request of one watched request (None until the screen stage ran)."""
+    """The screened request of one watched request, as JSON (None until the screen stage ran)."""
 
     def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] | None = None
-        self.user: str | None = None
+        self.request: dict[str, Any] | None = None
 
 
 class ResponseCaptureHook(BaseHook):
@@ -50,8 +49,7 @@ class ResponseCaptureHook(BaseHook):
     async def before_chat(self, ctx: RequestContext, request: ChatCompletionRequest) -> ChatCompletionRequest | ChatCompletion:
         capture = self._watched.get(ctx.request_id)
         if capture is not None:
-            capture.messages = [m.model_dump(mode="json", exclude_none=True) for m in request.messages]
-            capture.user = request.user
+            capture.request = request.model_dump(mode="json", by_alias=True, exclude_none=True)
         return request
 
 

@@ -93,6 +93,23 @@ def keep_ids(derived: list[dict[str, Any]], given: list[dict[str, Any]]) -> list
     return derived
 
 
+def screened_settings(upstream: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """The settings a ``Response`` echoes (metadata, user, tools, text format), taken from the
+    request as it went upstream: the policy screens those strings too. Only those the caller set."""
+    out: dict[str, Any] = {}
+    if body.get("metadata") is not None:
+        out["metadata"] = upstream.get("metadata") or {}
+    if body.get("user") is not None:
+        out["user"] = upstream.get("user")
+    if body.get("tools"):
+        out["tools"] = [{"type": "function", **(tool.get("function") or {})} for tool in upstream.get("tools") or ()]
+    response_format = upstream.get("response_format") or {}
+    if response_format.get("type") == "json_schema":
+        schema = dict(response_format.get("json_schema") or {})
+        out["text"] = {**(body.get("text") or {}), "format": {"type": "json_schema", **schema}}
+    return out
+
+
 def placeholders_back(value: Any, vault: Any) -> Any:
     """``value`` with every original the request's vault restored turned back into its
     placeholder: what the client got, as the policy keeps it at rest."""

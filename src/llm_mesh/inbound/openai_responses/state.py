@@ -26,6 +26,7 @@ from llm_mesh.inbound.openai_responses.items import (
     items_from_messages,
     keep_ids,
     placeholders_back,
+    screened_settings,
 )
 from llm_mesh.stores.interfaces import ResponseStore
 
@@ -93,24 +94,19 @@ class ConversationState:
             self.capture.forget(ctx.request_id)
         if capture is None:
             return
-        if capture.messages is None:
+        if capture.request is None:
             logger.warning("response %s not stored: the screened request was not seen", response.get("id"))
             return
-        vault = getattr(ctx.policy_state, "vault", None)
-        messages = list(capture.messages)
+        messages = list(capture.request.get("messages") or ())
         skip = set(ctx.retrieval.message_indexes) if ctx.retrieval is not None else set()
-        instructions = None
+        stored = {**response, **screened_settings(capture.request, body)}
         if body.get("instructions") is not None and messages and messages[0].get("role") == "system" and 0 not in skip:
-            instructions = messages[0].get("content")
+            stored["instructions"] = messages[0].get("content")  # as it went upstream
             skip.add(0)
         kept = [m for index, m in enumerate(messages) if index not in skip]
         given = (history or []) + as_items(body.get("input"))
         input_items = keep_ids(items_from_messages(kept), given)
-        stored = placeholders_back(dict(response), vault)
-        if instructions is not None:
-            stored["instructions"] = instructions  # as it went upstream
-        if response.get("user") is not None:
-            stored["user"] = capture.user
+        stored = placeholders_back(stored, getattr(ctx.policy_state, "vault", None))
         self.store.put(_app(ctx), stored, input_items, time.time() + RETENTION_SECONDS)
 
     def abandon(self, ctx: RequestContext) -> None:
