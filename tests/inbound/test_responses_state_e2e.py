@@ -34,9 +34,11 @@ def mesh(fake):
                       "fake": {"kind": "openai", "base_url": fake.base_url, "api_key": {"env": "FAKE_KEY"}}},
         "routes": {"echo": {"provider": "echo", "model": "echo-1"},
                    "private": {"provider": "echo", "model": "echo-1"},
+                   "masked": {"provider": "echo", "model": "echo-1"},
                    "gpt": {"provider": "fake", "model": "gpt-4o-mini"}},
-        "policies": {"pii": {"actions": {"EMAIL": "redact"}, "restore_output": True}},
-        "governance": {"bindings": {"routes": {"private": "pii"}}},
+        "policies": {"pii": {"actions": {"EMAIL": "redact"}, "restore_output": True},
+                     "mask": {"actions": {"EMAIL": "mask"}}},
+        "governance": {"bindings": {"routes": {"private": "pii", "masked": "mask"}}},
         "apps": {"test": {"routes": "*"}, "other": {"routes": "*"}},
     }
     with serve_mesh(config, env={"FAKE_KEY": "k"}) as running:
@@ -148,6 +150,10 @@ def test_bad_ids_and_page_params_are_400s(client):
     assert info.value.param == "after"
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve("resp_0123456789abcdef0123456789abcdef")
+    for extra, param in (({"previous_response_id": 42}, "previous_response_id"), ({"store": "yes"}, "store")):
+        with pytest.raises(openai.BadRequestError) as info:
+            client.responses.create(model="echo", input="hi", extra_body=extra)
+        assert info.value.param == param
 
 
 def test_streamed_response_is_stored_and_continues(client):
@@ -210,3 +216,19 @@ def test_metadata_is_stored_as_it_went_upstream(mesh, client):
     finally:
         db.close()
     assert len(rows) == 1 and other_email not in rows[0][0] + rows[0][1]
+
+
+def test_masked_and_streamed_values_stay_masked_and_redacted_at_rest(mesh, client):
+    email = "linus.t@kernel-mail.example"  # a value of this test alone (the whole-file check below)
+    masked = client.responses.create(model="masked", input=f"write to {email}")
+    assert email not in masked.output_text  # mask is one-way: the echo saw the masked value
+    nxt = client.responses.create(model="masked", input="and?", previous_response_id=masked.id)
+    assert email not in nxt.output_text
+    with client.responses.stream(model="private", input=f"stream {email}") as stream:
+        for _ in stream:
+            pass
+        streamed = stream.get_final_response()
+    assert email in streamed.output_text  # restored for the client, mid-stream
+    assert email not in client.responses.retrieve(streamed.id).output_text
+    mesh.flush_logs()
+    assert [p.name for p in mesh.data_dir.rglob("*") if p.is_file() and email.encode() in p.read_bytes()] == []
