@@ -232,3 +232,38 @@ def test_masked_and_streamed_values_stay_masked_and_redacted_at_rest(mesh, clien
     assert email not in client.responses.retrieve(streamed.id).output_text
     mesh.flush_logs()
     assert [p.name for p in mesh.data_dir.rglob("*") if p.is_file() and email.encode() in p.read_bytes()] == []
+
+
+class _RefusingStore:
+    """A response store whose writes fail (a full disk, a throttled table)."""
+
+    def put(self, *args):
+        raise OSError("disk full")
+
+    def get(self, *args):
+        return None
+
+    def input_items(self, *args):
+        return None
+
+    def delete(self, *args):
+        return False
+
+
+def test_a_failing_store_never_takes_the_answer_away(tmp_path):
+    from llm_mesh.stores.sqlite import open_sqlite_stores
+
+    stores = open_sqlite_stores(tmp_path / "mesh.db")
+    stores.responses = _RefusingStore()
+    config = {"providers": {"echo": {"kind": "echo"}}, "routes": {"echo": {"provider": "echo", "model": "echo-1"}}}
+    try:
+        with serve_mesh(config, stores=stores) as running:
+            client = openai.OpenAI(base_url=running.base_url, api_key=running.api_key, max_retries=0)
+            raw = client.responses.with_raw_response.create(model="echo", input="hi")
+            assert raw.http_response.status_code == 200 and raw.headers["x-mesh-response-stored"] == "false"
+            assert _sent(raw.parse())[-1]["content"] == "hi"
+            with client.responses.stream(model="echo", input="streamed") as stream:
+                kinds = [event.type for event in stream]
+            assert kinds[-1] == "response.completed"
+    finally:
+        stores.close()

@@ -28,7 +28,7 @@ from llm_mesh.http.body import read_json, validate
 from llm_mesh.http.request_scope import caller_context
 from llm_mesh.inbound.openai_responses.capture import Capture, find_capture_hook
 from llm_mesh.inbound.openai_responses.items import check_id, list_page
-from llm_mesh.inbound.openai_responses.state import ConversationState, not_found, response_store_for
+from llm_mesh.inbound.openai_responses.state import ConversationState, app_of, not_found, response_store_for
 from llm_mesh.inbound.openai_responses.stream_events import response_events
 from llm_mesh.inbound.openai_responses.translate_responses_chat import new_response_id, to_chat_request, to_response
 from llm_mesh.runtime import MeshRuntime
@@ -64,8 +64,9 @@ def mount(app: FastAPI, runtime: MeshRuntime) -> None:
             state.abandon(ctx)
             raise
         answer = to_response(response_id, body, chat, completion)
-        state.remember(ctx, body, history, capture, answer)
-        return JSONResponse(answer, headers=ctx.response_headers())
+        kept = state.remember(ctx, body, history, capture, answer)
+        headers = {**ctx.response_headers(), **({} if kept or not store else {"x-mesh-response-stored": "false"})}
+        return JSONResponse(answer, headers=headers)
 
     async def _events(ctx: RequestContext, response_id: str, body: dict, chat: dict, stream: ChatStream,
                       kept: tuple[list[dict[str, Any]] | None, Capture | None]) -> AsyncIterator[bytes]:
@@ -94,7 +95,7 @@ def _mount_stored(app: FastAPI, state: ConversationState) -> None:
 
     @app.get("/v1/responses/{response_id}")
     async def retrieve(response_id: str, ctx: RequestContext = Depends(caller_context("responses.retrieve"))) -> Response:
-        found = state.store.get(ctx.caller.app, check_id(response_id, "response_id"), time.time())
+        found = state.store.get(app_of(ctx), check_id(response_id, "response_id"), time.time())
         if found is None:
             raise not_found(response_id)
         return JSONResponse(found, headers=ctx.response_headers())
@@ -103,14 +104,14 @@ def _mount_stored(app: FastAPI, state: ConversationState) -> None:
     async def input_items(response_id: str, request: Request,
                           ctx: RequestContext = Depends(caller_context("responses.input_items"))) -> Response:
         order, size, after = _page_params(request)
-        items = state.store.input_items(ctx.caller.app, check_id(response_id, "response_id"), time.time())
+        items = state.store.input_items(app_of(ctx), check_id(response_id, "response_id"), time.time())
         if items is None:
             raise not_found(response_id)
         return JSONResponse(list_page(items, order=order, limit=size, after=after), headers=ctx.response_headers())
 
     @app.delete("/v1/responses/{response_id}")
     async def delete(response_id: str, ctx: RequestContext = Depends(caller_context("responses.delete"))) -> Response:
-        if not state.store.delete(ctx.caller.app, check_id(response_id, "response_id")):
+        if not state.store.delete(app_of(ctx), check_id(response_id, "response_id")):
             raise not_found(response_id)
         return JSONResponse({"id": response_id, "object": "response", "deleted": True}, headers=ctx.response_headers())
 

@@ -45,7 +45,7 @@ def response_store_for(stores: Any) -> ResponseStore:
     return MemoryResponseStore()
 
 
-def _app(ctx: RequestContext) -> str:
+def app_of(ctx: RequestContext) -> str:
     if ctx.caller is None:
         raise NotFound("no such response")
     return ctx.caller.app
@@ -75,7 +75,7 @@ class ConversationState:
         if previous is None:
             return None
         check_id(previous, "previous_response_id")
-        app, now = _app(ctx), time.time()
+        app, now = app_of(ctx), time.time()
         response = self.store.get(app, previous, now)
         items = self.store.input_items(app, previous, now) if response is not None else None
         if response is None or items is None:
@@ -88,18 +88,28 @@ class ConversationState:
     # ------------------------------------------------------------------ after the call
 
     def remember(self, ctx: RequestContext, body: dict[str, Any], history: list[dict[str, Any]] | None,
-                 capture: Capture | None, response: dict[str, Any]) -> None:
-        """Keep ``response`` (the object the client got) and its input items, as the policy allows."""
+                 capture: Capture | None, response: dict[str, Any]) -> bool:
+        """Keep ``response`` (the object the client got) and its input items, as the policy allows.
+        False when it was not kept: the caller still has its answer, a failing store never takes it away."""
         if self.capture is not None:
             self.capture.forget(ctx.request_id)
         if capture is None:
-            return
+            return False
         if capture.request is None:
             logger.warning("response %s not stored: the screened request was not seen", response.get("id"))
-            return
-        messages = list(capture.request.get("messages") or ())
+            return False
+        try:
+            self._put(ctx, body, history, capture.request, response)
+        except Exception as error:  # the store is down or refused the write: log it, never the content
+            logger.error("response %s not stored: %s", response.get("id"), type(error).__name__)
+            return False
+        return True
+
+    def _put(self, ctx: RequestContext, body: dict[str, Any], history: list[dict[str, Any]] | None,
+             upstream: dict[str, Any], response: dict[str, Any]) -> None:
+        messages = list(upstream.get("messages") or ())
         skip = set(ctx.retrieval.message_indexes) if ctx.retrieval is not None else set()
-        stored = {**response, **screened_settings(capture.request, body)}
+        stored = {**response, **screened_settings(upstream, body)}
         if body.get("instructions") is not None and messages and messages[0].get("role") == "system" and 0 not in skip:
             stored["instructions"] = messages[0].get("content")  # as it went upstream
             skip.add(0)
@@ -107,7 +117,7 @@ class ConversationState:
         given = (history or []) + as_items(body.get("input"))
         input_items = keep_ids(items_from_messages(kept), given)
         stored = placeholders_back(stored, getattr(ctx.policy_state, "vault", None))
-        self.store.put(_app(ctx), stored, input_items, time.time() + RETENTION_SECONDS)
+        self.store.put(app_of(ctx), stored, input_items, time.time() + RETENTION_SECONDS)
 
     def abandon(self, ctx: RequestContext) -> None:
         if self.capture is not None:
