@@ -85,3 +85,21 @@ def test_a_conversation_past_the_item_limit_round_trips(make_store):
         assert all(int(item["expires_at"]["N"]) >= now + 59 for item in items)
     assert store.delete("bot", "resp_6") is True
     assert make_store().input_items("bot", "resp_6", now) is None
+
+
+def test_sqlite_delete_leaves_no_content_in_the_file(tmp_path):
+    import sqlite3
+
+    from llm_mesh.stores.sqlite.connection import SqliteDatabase
+
+    db = SqliteDatabase(tmp_path / "mesh.db")
+    store, now, secret = SqliteResponseStore(db), time.time(), "zq-unique-content-7781"
+    store.put("bot", _response("resp_7", secret * 50), ITEMS, now + 60)
+    store.put("bot", _response("resp_8"), ITEMS, now + 60)  # a neighbour on the same page stays
+    assert store.delete("bot", "resp_7") is True
+    db.close()
+    checkpoint = sqlite3.connect(tmp_path / "mesh.db")
+    checkpoint.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    checkpoint.close()
+    # (with secure_delete OFF the content stays in the page: this test then fails)
+    assert all(secret.encode() not in p.read_bytes() for p in tmp_path.iterdir() if p.is_file())

@@ -53,9 +53,11 @@ class SqliteResponseStore:
         return self._column("input_items", app, response_id, now)
 
     def delete(self, app: str, response_id: str) -> bool:
-        cursor = self._db.connection().execute(
-            "DELETE FROM stored_responses WHERE app = ? AND response_id = ?", (app, response_id)
-        )
+        conn = self._db.connection()
+        # Overwrite the deleted content with zeros rather than leave it in free space (this
+        # thread's connection keeps the setting; the WAL's older frames go at its next checkpoint).
+        conn.execute("PRAGMA secure_delete = ON")
+        cursor = conn.execute("DELETE FROM stored_responses WHERE app = ? AND response_id = ?", (app, response_id))
         return cursor.rowcount > 0
 
     def _sweep(self) -> None:
