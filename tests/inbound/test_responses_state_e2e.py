@@ -267,3 +267,16 @@ def test_a_failing_store_never_takes_the_answer_away(tmp_path):
             assert kinds[-1] == "response.completed"
     finally:
         stores.close()
+
+
+def test_openai_agents_runner_continues_by_previous_response_id(mesh):
+    agents = pytest.importorskip("agents")
+    agents.set_tracing_disabled(True)  # the SDK would export traces to api.openai.com
+    client = openai.AsyncOpenAI(base_url=mesh.base_url, api_key=mesh.api_key, max_retries=0)
+    model = agents.OpenAIResponsesModel(model="echo", openai_client=client)
+    agent = agents.Agent(name="echoer", instructions="Repeat.", model=model)
+    first = agents.Runner.run_sync(agent, "my order is 42")
+    second = agents.Runner.run_sync(agent, "which order?", previous_response_id=first.last_response_id)
+    sent = json.loads(second.final_output)["messages"]
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+    assert sent[1]["content"][0]["text"] == "my order is 42" and sent[-1]["content"] == "which order?"
