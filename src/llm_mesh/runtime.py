@@ -21,6 +21,7 @@ from llm_mesh.gateway.provider_pool import ProviderPool
 from llm_mesh.gateway.request_log import BackgroundLogWriter, InlineLogWriter, RequestLogWriter
 from llm_mesh.gateway.service import MeshService
 from llm_mesh.identity import Authenticator
+from llm_mesh.inbound.openai_responses.capture import response_capture_hook
 from llm_mesh.kb.rag import build_rag_hook
 from llm_mesh.policy.hook import policy_hook
 from llm_mesh.policy.toxicity_hook import toxicity_hook
@@ -33,7 +34,8 @@ Home = Literal["local", "aws"]
 # Every capability on the request path: factory(HookContext) -> hook | None (None when its
 # config section is absent, so an unused capability costs nothing). Each hook declares its
 # stage; the pipeline orders them and checks the declarations (llm_mesh.gateway.pipeline).
-HOOK_FACTORIES = (build_prompt_hook, build_rag_hook, policy_hook, toxicity_hook, build_cost_hook, audit_hook)
+HOOK_FACTORIES = (build_prompt_hook, build_rag_hook, policy_hook, toxicity_hook, response_capture_hook, build_cost_hook,
+                  audit_hook)
 
 
 def home_extras(home: Home, extras: dict[str, Any] | None) -> dict[str, Any]:

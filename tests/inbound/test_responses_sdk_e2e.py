@@ -95,7 +95,7 @@ def test_bad_input_is_a_400_in_openai_shape(client):
     with pytest.raises(openai.BadRequestError) as info:
         client.responses.create(model="echo", input="hi", tools=[{"type": "web_search"}])
     assert info.value.param == "tools[0].type"
-    with pytest.raises(openai.BadRequestError) as info:
+    with pytest.raises(openai.NotFoundError) as info:  # conversation state: tests/inbound/test_responses_state_e2e.py
         client.responses.create(model="echo", input="hi", previous_response_id="resp_123")
     assert info.value.param == "previous_response_id"
     with pytest.raises(openai.NotFoundError):

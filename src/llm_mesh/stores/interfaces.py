@@ -311,3 +311,29 @@ class CacheStore(Protocol):
     def vectors(self, partition: str, now: float, limit: int) -> list[tuple[bytes, str]]:
         """Unexpired (vector, value) pairs of one partition, newest first, at most ``limit``."""
         ...
+
+
+# ---------------------------------------------------------------- Responses API state (llm_mesh.inbound.openai_responses)
+
+
+class ResponseStore(Protocol):
+    """Stored Responses API objects (``store: true``), one namespace per app: another app's id
+    is simply not there. Each response keeps its ``Response`` object and the input items that
+    produced it (the whole conversation so far, as it went upstream); both are JSON values the
+    caller has already redacted. Entries expire at ``expires_at`` (epoch seconds)."""
+
+    def put(self, app: str, response: dict[str, Any], input_items: list[dict[str, Any]], expires_at: float) -> None:
+        """Keep (or replace) the response under ``(app, response["id"])``."""
+        ...
+
+    def get(self, app: str, response_id: str, now: float) -> dict[str, Any] | None:
+        """The ``Response`` object; None when absent, expired or another app's."""
+        ...
+
+    def input_items(self, app: str, response_id: str, now: float) -> list[dict[str, Any]] | None:
+        """The input items in conversation order; None when the response is absent or expired."""
+        ...
+
+    def delete(self, app: str, response_id: str) -> bool:
+        """Remove the response and its input items; False when there was none."""
+        ...

@@ -14,7 +14,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from llm_mesh.errors import MeshError
 from llm_mesh.inbound.openai_responses.translate_responses_chat import (
@@ -119,7 +119,9 @@ def _close_call(e: _Emitter, call: _Call) -> list[bytes]:
 
 
 async def response_events(response_id: str, body: dict[str, Any], chat: dict[str, Any],
-                          chunks: AsyncIterator[ChatCompletionChunk]) -> AsyncIterator[bytes]:
+                          chunks: AsyncIterator[ChatCompletionChunk],
+                          on_completed: Callable[[dict[str, Any]], None] | None = None) -> AsyncIterator[bytes]:
+    """``on_completed`` is given the final ``Response`` object before ``response.completed`` goes out."""
     e = _Emitter(response_id, body, chat)
     yield e.event("response.created", response=e.response("in_progress"))
     yield e.event("response.in_progress", response=e.response("in_progress"))
@@ -145,4 +147,7 @@ async def response_events(response_id: str, body: dict[str, Any], chat: dict[str
     for call in calls.values():
         for frame in _close_call(e, call):
             yield frame
-    yield e.event("response.completed", response=e.response("completed", usage=usage_object(usage)))
+    final = e.response("completed", usage=usage_object(usage))
+    if on_completed is not None:
+        on_completed(final)
+    yield e.event("response.completed", response=final)

@@ -7,8 +7,9 @@ Shapes follow the openai SDK's own types (``openai.types.responses``): a request
 ``parallel_tool_calls``, ``text.format`` (json_schema, json_object),
 ``max_output_tokens``, ``temperature``, ``top_p``, ``metadata`` and ``user`` map onto
 their chat twins. Built-in tools (web search, file search, computer use) have no
-chat equivalent on other providers and are refused with a clear 400. The mesh keeps
-no conversation state, so ``previous_response_id`` and ``store: true`` are refused too.
+chat equivalent on other providers and are refused with a clear 400. Conversation
+state (``store``, ``previous_response_id``) lives in ``state.py``: the caller passes the
+items a previous response carries in as ``history``.
 """
 
 from __future__ import annotations
@@ -154,16 +155,18 @@ def _response_format(text: Any) -> dict[str, Any] | None:
     raise _bad("text.format.type must be text, json_object or json_schema", "text.format.type")
 
 
-def to_chat_request(body: Any) -> dict[str, Any]:
-    """A Responses request body -> the canonical chat request body (validated by the caller)."""
+def to_chat_request(body: Any, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A Responses request body -> the canonical chat request body (validated by the caller).
+    ``history``: the input and output items of the previous response, sent before ``input``."""
     if not isinstance(body, dict):
         raise _bad("the request body must be a JSON object", "body")
-    if body.get("previous_response_id"):
-        raise _bad("previous_response_id is not supported: the mesh keeps no conversation state; "
-                   "send the earlier items in input", "previous_response_id")
     if "model" not in body:
         raise _bad("model is required", "model")
-    chat: dict[str, Any] = {"model": body["model"], "messages": _messages(body.get("input"), body.get("instructions"))}
+    messages = _messages(body.get("input"), body.get("instructions"))
+    if history:
+        head = 1 if body.get("instructions") is not None else 0
+        messages[head:head] = _messages(history, None)
+    chat: dict[str, Any] = {"model": body["model"], "messages": messages}
     for key in _PASSED_THROUGH:
         if body.get(key) is not None:
             chat[key] = body[key]
@@ -217,7 +220,7 @@ def response_object(response_id: str, body: dict[str, Any], chat: dict[str, Any]
         "temperature": body.get("temperature"), "top_p": body.get("top_p"),
         "max_output_tokens": body.get("max_output_tokens"), "tool_choice": body.get("tool_choice") or "auto",
         "tools": body.get("tools") or [], "text": body.get("text") or {"format": {"type": "text"}},
-        "usage": usage, "user": body.get("user"),
+        "usage": usage, "user": body.get("user"), "previous_response_id": body.get("previous_response_id"),
     }
 
 

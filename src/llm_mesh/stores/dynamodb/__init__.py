@@ -53,6 +53,7 @@ class DynamoStores:
         self.kb_documents = self._optional("kb_documents", "llm_mesh.stores.dynamodb.kb", "DynamoDocumentStore")
         self.prompts = (self._optional("prompts", "llm_mesh.stores.dynamodb.prompts", "DynamoPromptStore", names.get("prompt_outcomes"))
                         if names.get("prompt_outcomes") else None)
+        self.responses = self._optional("responses", "llm_mesh.stores.dynamodb.responses", "DynamoResponseStore")
 
     def _optional(self, logical: str, module: str, cls: str, *more: Any) -> Any:
         """A store over an optional table, imported only when its table is named."""

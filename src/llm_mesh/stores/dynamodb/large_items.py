@@ -43,8 +43,10 @@ class LargeItems:
     def _key(self, pk: str, item: str) -> dict[str, Any]:
         return {self._pk: codec.s(pk), self._sk: codec.s(item)}
 
-    def put(self, pk: str, item: str, record: Any, extra: dict[str, Any] | None = None) -> None:
-        """Write ``record`` (any JSON value) as item ``item``, spilling into parts when large."""
+    def put(self, pk: str, item: str, record: Any, extra: dict[str, Any] | None = None,
+            part_extra: dict[str, Any] | None = None) -> None:
+        """Write ``record`` (any JSON value) as item ``item``, spilling into parts when large;
+        ``part_extra`` are attributes every part carries too (a TTL, so parts expire with their item)."""
         text = dumps(record)
         attributes: dict[str, Any] = {**self._key(pk, item), **(extra or {})}
         if len(text.encode()) <= INLINE_LIMIT:
@@ -56,7 +58,8 @@ class LargeItems:
             else:
                 pieces = [packed[i:i + PART_SIZE] for i in range(0, len(packed), PART_SIZE)]
                 for n, piece in enumerate(pieces):
-                    self._client.put_item(TableName=self._table, Item={**self._key(pk, _part_key(item, n)), "z": {"B": piece}})
+                    part = {**self._key(pk, _part_key(item, n)), **(part_extra or {}), "z": {"B": piece}}
+                    self._client.put_item(TableName=self._table, Item=part)
                 attributes["parts"] = codec.num(len(pieces))
         self._client.put_item(TableName=self._table, Item=attributes)
 

@@ -118,3 +118,10 @@ PROMPT_OUTCOMES = TableSpec(
 )
 
 TABLES = TABLES + (KB_DOCUMENTS, PROMPTS, PROMPT_OUTCOMES)
+
+# Stored Responses API objects (``store: true``): pk "<app>#<response id>", items "response" and
+# "input" (JSON through large_items, parts "part#..." beside them); every item expires with TTL.
+RESPONSES = TableSpec(logical="responses", partition_key="pk", sort_key="item", ttl_attribute="expires_at",
+                      optional=True)
+
+TABLES = TABLES + (RESPONSES,)

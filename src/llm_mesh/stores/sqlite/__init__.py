@@ -13,6 +13,7 @@ from llm_mesh.stores.sqlite.keys import SqliteApiKeyStore
 from llm_mesh.stores.sqlite.ledger import SqliteLedgerStore
 from llm_mesh.stores.sqlite.ratelimit import SqliteRateLimitStore
 from llm_mesh.stores.sqlite.request_log import SqliteRequestLogStore
+from llm_mesh.stores.sqlite.responses import SqliteResponseStore
 
 __all__ = ["SqliteStores", "open_sqlite_stores"]
 
@@ -32,6 +33,7 @@ class SqliteStores:
         self.budgets = SqliteBudgetStore(db)
         self.ratelimits = SqliteRateLimitStore(db)
         self.cache = SqliteCacheStore(db)
+        self.responses = SqliteResponseStore(db)  # Responses API state (store: true)
 
     def ping(self) -> bool:
         return self._db.ping()
