@@ -139,8 +139,8 @@ class CorpusGenerator:
         if disguise == "glued":
             self._glued_email(b, value)
             return
-        if disguise is ob.odd_separators and etype == "PHONE" and not any(c in value for c in " -."):
-            disguise = ob.zero_width  # a compact E.164 number has no groups to re-separate
+        if disguise is ob.odd_separators and etype not in ("CREDIT_CARD", "IBAN") and not any(c in value for c in " -."):
+            disguise = ob.zero_width  # a compact phone or id has no groups to re-separate
         b.add(disguise(value, self.rng), etype)
 
     def _glued_email(self, b: _Builder, value: str) -> None:

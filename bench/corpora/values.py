@@ -15,6 +15,7 @@ import phonenumbers
 from faker import Faker
 from phonenumbers import PhoneNumberFormat as PNF
 from phonenumbers import PhoneNumberType as PNT
+from stdnum import iban as stdnum_iban
 from stdnum import luhn
 from stdnum.de import idnr as de_idnr
 from stdnum.es import dni as es_dni
@@ -159,6 +160,10 @@ class ValueFactory:
 
     def iban(self, loc: str) -> str:
         value = self.fakers[loc].iban()
+        for _ in range(20):  # Faker's fallback provider makes GB IBANs of wrong length for some locales
+            if stdnum_iban.is_valid(value):
+                break
+            value = self.fakers[self.rng.choice(["en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL"])].iban()
         if self.rng.random() < 0.5:
             value = " ".join(value[i : i + 4] for i in range(0, len(value), 4))
         return value
