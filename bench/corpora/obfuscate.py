@@ -4,6 +4,7 @@ characters, odd separators. Each keeps the value the same to a reader (or after 
 from __future__ import annotations
 
 import random
+import re
 
 ZERO_WIDTH = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad")
 BIDI = ("\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069")
@@ -56,8 +57,11 @@ def bidi(value: str, r: random.Random) -> str:
 def odd_separators(value: str, r: random.Random) -> str:
     """Swap the separators of a grouped number (or group a compact one) for another kind."""
     sep = r.choice(ODD_SEPARATORS)
+    m = re.search(r"\s?(?:ext\.?|x|#)\s?\d+\Z", value)  # keep a phone extension as written
+    ext = m.group() if m else ""
+    value = value[: len(value) - len(ext)]
     if any(c in value for c in " -."):
-        return "".join(sep if c in " -." else c for c in value)
+        return "".join(sep if c in " -." else c for c in value) + ext
     return sep.join(value[i : i + 4] for i in range(0, len(value), 4))
 
 

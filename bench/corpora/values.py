@@ -9,6 +9,7 @@ validates check digits must not be scored against numbers no issuer could give.
 
 from __future__ import annotations
 
+import ipaddress
 import random
 
 import phonenumbers
@@ -83,6 +84,15 @@ class ValueFactory:
     # --- phone ---------------------------------------------------------------
 
     def phone(self, loc: str) -> str:
+        for _ in range(10):
+            value = self._phone(loc)
+            try:  # "33.61.35.23" (a Danish number written with dots) is as much an IPv4 address
+                ipaddress.IPv4Address(value)
+            except ValueError:
+                return value
+        return value
+
+    def _phone(self, loc: str) -> str:
         region = LOCALES[loc]
         r = self.rng
         if r.random() < 0.3:  # Faker's own formats, when libphonenumber agrees they are numbers

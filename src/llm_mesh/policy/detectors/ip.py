@@ -78,7 +78,7 @@ class IpDetector:
                 s = colon
                 while s > 0 and text[s - 1] in _V6_CHARS:
                     s -= 1
-                if text[s] == ":" and text[s + 1 : s + 2] != ":" and s < colon:
+                if text[s] == ":" and text[s + 1 : s + 2] != ":":
                     s += 1  # a lone leading ":" is punctuation ("連絡先：" folded), not "::"
                 e = colon
                 while e < len(text) and text[e] in _V6_CHARS:

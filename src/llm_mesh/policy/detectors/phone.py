@@ -46,7 +46,7 @@ _DATE_LIKE = re.compile(
 _TIME_OR_VERSION_NEAR = re.compile(r"[.:]\d")
 # yyyymmdd[hhmm[ss]] written as one run
 _COMPACT_DATE = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?:(?:[01]\d|2[0-3])[0-5]\d(?:[0-5]\d)?)?\Z")
-_DOTTED_QUAD = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\Z")
+_DOTTED_QUAD = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\Z")
 _AREA_CODE = re.compile(r"\(\d{1,5}\)[ \-]?\d")
 _THOUSANDS = re.compile(r"\d{1,3}(?:[ .,']\d{3})+\Z")
 _CURRENCY_WORD = re.compile(r"(?:eur|usd|gbp|chf|jpy|inr|sek|nok|dkk|pln|brl|mxn|aud|cad|rs|kr|zl|r\$)\.?\s*\Z", re.IGNORECASE)
@@ -137,9 +137,12 @@ class PhoneDetector:
                 start += 1
             # a candidate may have swallowed a neighbouring number ("+1 201-555-5290 3492-6183"):
             # retry without its trailing groups
+            international = cand.startswith(("+", "00", "(+"))
             for _ in range(4):
                 if self._check(text, cand, start, end, out):
                     break
+                if not international:
+                    break  # "4679 2470" out of "4679 2470 8227 6548": a national number is the whole run
                 cut = max(cand.rfind(" "), cand.rfind("-"), cand.rfind("."), cand.rfind("/"), cand.rfind("\u00a0"))
                 if cut <= 0:
                     break
