@@ -12,6 +12,7 @@ _LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}\Z")
 _DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9-])")
 # what follows a domain that ran into the next address's local part ("example.netbob+x@")
 _NEXT_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]{0,64}@")
+_LEADING_NUMBER = re.compile(r"(?:\d{2,}[-.]){2,}(?=[A-Za-z])")
 _ENTITY_BOUNDARY = "'`{|}~!#$%&*+/=?^"
 _LABELS = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?){1,8}")
 # Top-level domains used to split an address glued to the next token ("a@example.comjane.doe@...",
@@ -77,6 +78,10 @@ class EmailDetector:
                 cut = max(text.rfind(sep, start, at) for sep in "/?#&=")
                 if cut != -1 and any(sep in text[start:at] for sep in "/?#"):
                     start = cut + 1
+                # a number run into the address ("...0004-jane.doe@"): a card or phone, not the local part
+                lead = _LEADING_NUMBER.match(text, start, at)
+                if lead is not None and sum(c.isdigit() for c in lead.group()) >= 9:
+                    start = lead.end()
                 # local part cannot begin with a dot or with quote-like punctuation
                 while start < at and text[start] in "." + _ENTITY_BOUNDARY:
                     start += 1
