@@ -10,8 +10,10 @@ hyphen-like dashes are "-", plus the original offset of every folded character,
 so findings map back to exact spans of the original text (redaction and restore
 work on the original, invisible characters inside a value included).
 
-ASCII text (the common case) is returned as is at C speed; other text costs one
-pass over its non-ASCII characters, folded through a cache.
+ASCII text (the common case) and NFKC-stable text without format characters,
+dashes or other digits are returned as is after C-speed checks; other text has
+its non-ASCII runs folded (through a cache), and the offset map is only built
+when a finding in changed text has to be mapped back.
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ from functools import lru_cache
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _DASHES = frozenset("\u2010\u2011\u2012\u2013\u2212\u2043\ufe63\uff0d")
+# characters that fold although NFKC keeps them: format characters (category Cf), dashes,
+# decimal digits of other scripts
+_SPECIAL = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U00013438"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
+    "\u2010-\u2013\u2212\u2043]|(?![0-9])\\d"
+)
 
 
 @lru_cache(maxsize=8192)
@@ -40,52 +50,60 @@ def fold_char(ch: str) -> str:
     return folded
 
 
+@lru_cache(maxsize=8192)
+def _fold_run(run: str) -> str:
+    return "".join(map(fold_char, run))
+
+
+def _fold_match(m: re.Match[str]) -> str:
+    return _fold_run(m.group())
+
+
 class Folded:
-    """Folded text and the map of its offsets to the original's (None: identical)."""
+    """Folded text and the map of its offsets to the original's (built on first use)."""
 
     __slots__ = ("text", "original", "_offsets")
 
-    def __init__(self, text: str, original: str, offsets: list[int] | None) -> None:
+    def __init__(self, text: str, original: str) -> None:
         self.text = text
         self.original = original
-        self._offsets = offsets
+        self._offsets: list[int] | None = None
 
     @property
     def changed(self) -> bool:
-        return self._offsets is not None
+        return self.text is not self.original
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original span of folded ``text[start:end]`` (``end > start``)."""
+        if self.text is self.original:
+            return start, end
         offsets = self._offsets
         if offsets is None:
-            return start, end
+            offsets = self._offsets = _offsets(self.original)
         return offsets[start], offsets[end - 1] + 1
+
+
+def _offsets(text: str) -> list[int]:
+    """For each folded character, the index of the original character it came from."""
+    offsets: list[int] = []
+    pos = 0
+    for m in _NON_ASCII.finditer(text):
+        a, b = m.span()
+        if a > pos:
+            offsets.extend(range(pos, a))
+        for i in range(a, b):
+            offsets.extend([i] * len(fold_char(text[i])))
+        pos = b
+    offsets.extend(range(pos, len(text)))
+    return offsets
 
 
 def fold(text: str) -> Folded:
     if text.isascii():
-        return Folded(text, text, None)
-    runs = []
-    for m in _NON_ASCII.finditer(text):
-        run = m.group()
-        folded = "".join(map(fold_char, run))
-        if folded != run:
-            runs.append((m.start(), m.end()))
-    if not runs:
-        return Folded(text, text, None)
-    parts: list[str] = []
-    offsets: list[int] = []
-    pos = 0
-    for a, b in runs:
-        if a > pos:
-            parts.append(text[pos:a])
-            offsets.extend(range(pos, a))
-        for i in range(a, b):
-            rep = fold_char(text[i])
-            if rep:
-                parts.append(rep)
-                offsets.extend([i] * len(rep))
-        pos = b
-    parts.append(text[pos:])
-    offsets.extend(range(pos, len(text)))
-    return Folded("".join(parts), text, offsets)
+        return Folded(text, text)
+    # C-speed test for the common case: NFKC-stable text without format characters, dashes or
+    # non-ASCII digits (accented Latin, Greek, Cyrillic, most CJK prose) is left alone
+    if unicodedata.is_normalized("NFKC", text) and _SPECIAL.search(text) is None:
+        return Folded(text, text)
+    folded = _NON_ASCII.sub(_fold_match, text)
+    return Folded(text if folded == text else folded, text)
