@@ -62,6 +62,23 @@ def is_card_number(digits: str) -> bool:
     return brand is not None
 
 
+_HEX_ID_HEAD = re.compile(r"[0-9A-Fa-f]{4,}-(?:[0-9A-Fa-f]{4}-){0,3}[0-9A-Fa-f]*\Z")
+_TRACKING = re.compile(r"\d{4}(?:[ .\-]\d{4}){4,}[ .\-]\d{1,3}\Z")
+
+
+def _not_a_card_run(text: str, start: int, run: str, before: str) -> bool:
+    """Digit runs that hold no card although a part of them may pass Luhn: the tail of a
+    dashed id (a UUID), a run glued to upper-case letters (an IBAN "CH50...", a tracking
+    number "JD0123..."), a 22-digit tracking number in 4-groups ("9400 1118 ... 73")."""
+    if before == "-" and start >= 2 and text[start - 2].isalnum():
+        return True
+    if before.isascii() and before.isalpha() and (
+        before.isupper() or _HEX_ID_HEAD.search(text, max(0, start - 40), start)
+    ):
+        return True
+    return _TRACKING.match(run) is not None
+
+
 class CardDetector:
     name = "card"
     entity_types = (CREDIT_CARD,)
@@ -84,8 +101,8 @@ class CardDetector:
             # letters may touch it: a card glued to a word ("card4111...", an address run into
             # it) is still a card. Inner group edges are separators, so candidates may start/end there.
             left_ok = not (before.isdigit() or before in "_.,/+")
-            if before == "-" and start >= 2 and text[start - 2].isalnum():
-                continue  # the tail of a dashed id (a UUID)
+            if _not_a_card_run(text, start, run, before):
+                continue
             right_ok = not (after.isdigit() or after == "_")
             if right_ok and after in ".," and end + 1 < len(text) and text[end + 1].isdigit():
                 right_ok = False  # a decimal number
@@ -95,7 +112,6 @@ class CardDetector:
                 groups.append((pos, part))
                 pos += len(part) + 1
             last = len(groups) - 1
-            glued = before.isascii() and before.isalpha()  # "TBA589186934941": short cards need a clean edge
             i = 0 if left_ok else 1
             while i < len(groups):
                 if len(groups[i][1]) < _MIN_GROUP:
@@ -111,7 +127,9 @@ class CardDetector:
                         break
                     if j == last and not right_ok:
                         break
-                    if len(digits) >= 12 and is_card_number(digits) and (len(digits) > 13 or not glued):
+                    if j > i and len(groups[j][1]) > 6:
+                        break  # grouped card numbers come in groups of 4-6 ("66443088-1691" is an id)
+                    if len(digits) >= 12 and is_card_number(digits):
                         found = j  # keep extending: prefer the longest valid card
                 if found is not None and _IBAN_HEAD.search(text, max(0, groups[i][0] - 20), groups[i][0]):
                     found = None  # the tail of an IBAN (PL03 4212 5856 ...)

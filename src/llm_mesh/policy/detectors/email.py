@@ -12,7 +12,7 @@ _LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}\Z")
 _DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9-])")
 # what follows a domain that ran into the next address's local part ("example.netbob+x@")
 _NEXT_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]{0,64}@")
-_LEADING_NUMBER = re.compile(r"(?:\d{2,}[-.]){2,}(?=[A-Za-z])")
+_LEADING_NUMBER = re.compile(r"(?:\d+[-.]){2,}(?=[A-Za-z])")
 _ENTITY_BOUNDARY = "'`{|}~!#$%&*+/=?^"
 _LABELS = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?){1,8}")
 # Top-level domains used to split an address glued to the next token ("a@example.comjane.doe@...",

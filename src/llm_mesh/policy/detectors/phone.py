@@ -15,6 +15,7 @@ from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import Leniency, PhoneMetadata, PhoneNumberMatcher
+from phonenumbers import PhoneNumberType as PNT
 
 from llm_mesh.policy.detectors.base import ScanContext
 from llm_mesh.policy.findings import PHONE, Finding
@@ -47,7 +48,8 @@ _TIME_OR_VERSION_NEAR = re.compile(r"[.:]\d")
 # yyyymmdd[hhmm[ss]] written as one run
 _COMPACT_DATE = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?:(?:[01]\d|2[0-3])[0-5]\d(?:[0-5]\d)?)?\Z")
 _DOTTED_QUAD = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\Z")
-_AREA_CODE = re.compile(r"\(\d{1,5}\)[ \-]?\d")
+# "(11) 2432-7341", and Brazil's "11 2432-7341": an area code before a hyphenated subscriber
+_AREA_CODE = re.compile(r"\(\d{1,5}\)[ \-]?\d|\d{2} \d{4,5}-\d{4}\Z")
 _THOUSANDS = re.compile(r"\d{1,3}(?:[ .,']\d{3})+\Z")
 _CURRENCY_WORD = re.compile(r"(?:eur|usd|gbp|chf|jpy|inr|sek|nok|dkk|pln|brl|mxn|aud|cad|rs|kr|zl|r\$)\.?\s*\Z", re.IGNORECASE)
 
@@ -88,7 +90,16 @@ def _valid_national(candidate: str, region: str) -> bool:
     except phonenumbers.NumberParseException:
         return False
     # a national-format candidate must stay in the region it was parsed for
-    return phonenumbers.is_valid_number_for_region(num, region)
+    if not phonenumbers.is_valid_number_for_region(num, region):
+        return False
+    # one bare run of digits (no separators) is a phone only as a line people are called on:
+    # Italy's personal-number range "178..." would make every epoch timestamp a phone
+    return not candidate.strip("()").isdigit() or phonenumbers.number_type(num) in _CALLABLE
+
+
+_CALLABLE = frozenset(
+    (PNT.FIXED_LINE, PNT.MOBILE, PNT.FIXED_LINE_OR_MOBILE, PNT.TOLL_FREE, PNT.VOIP)
+)
 
 
 def _ascii_alnum(ch: str) -> bool:
@@ -196,7 +207,7 @@ class PhoneDetector:
         groups = re.split(r"[ \-/.]+", main)
         if len(groups) == 2 and " " not in main and not main.startswith("("):
             # "28849-736", "2021/44581": a number split in two is area code "0..." and subscriber
-            if not digits.startswith("0") or len(groups[1]) < 4:
+            if not digits.startswith("0") or len(groups[0]) > 5 or len(groups[1]) < 4:
                 return False
         return True
 
