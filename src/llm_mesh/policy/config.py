@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator,
 
 from llm_mesh.policy.actions import Action
 from llm_mesh.policy.detectors.national_id import DEFAULT_NATIONAL_IDS, NATIONAL_ID_SPECS
+from llm_mesh.policy.detectors.phone import DEFAULT_REGIONS as DEFAULT_PHONE_REGIONS
 from llm_mesh.policy.findings import BUILTIN_TYPES, CATEGORIES, DENY_TERM
 from llm_mesh.policy.toxicity import ToxicityConfig
 
@@ -104,7 +105,7 @@ class PolicyConfig(_Strict):
     )
     default_action: Action = Action.REDACT
     min_score: float = Field(default=0.0, ge=0.0, le=1.0)
-    phone_regions: list[str] = Field(default_factory=lambda: ["US", "GB", "FR", "DE"])
+    phone_regions: list[str] = Field(default_factory=lambda: list(DEFAULT_PHONE_REGIONS))
     phone_mode: Literal["fast", "matcher"] = "fast"
     national_ids: list[str] = Field(default_factory=lambda: list(DEFAULT_NATIONAL_IDS))
     include_private_ips: bool = True

@@ -229,7 +229,7 @@ class PolicyEngine:
         n = len(text)
         for det in self.detectors:
             try:
-                results = det.detect(ctx)
+                results = ctx.to_original(det.detect(ctx))
             except Exception as exc:  # noqa: BLE001
                 if getattr(det, "optional", False) and self.fail_mode == "open":
                     if errors is not None:

@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Iterable, Protocol, runtime_checkable
 
 from llm_mesh.policy.findings import Finding
+from llm_mesh.policy.normalise import fold
 
 _DIGITS = b"0123456789"
 # digits, plus the separators numbers are written with; ends on a digit or ")"
@@ -15,15 +16,36 @@ _CLUSTER = re.compile(r"\d(?:[\d ().\-/+]*[\d)])?", re.ASCII)
 
 
 class ScanContext:
-    """The text being scanned plus cheap derived views, computed once and shared."""
+    """The text being scanned plus cheap derived views, computed once and shared.
 
-    __slots__ = ("text", "_lower", "_digit_count", "_clusters")
+    ``text`` is the folded text (:mod:`llm_mesh.policy.normalise`: NFKC, Unicode digits
+    as ASCII, no zero-width or bidi controls) that detectors scan; ``original`` is the
+    text as given, and :meth:`to_original` maps findings on ``text`` back onto it."""
+
+    __slots__ = ("text", "original", "_folded", "_lower", "_digit_count", "_clusters")
 
     def __init__(self, text: str) -> None:
-        self.text = text
+        self._folded = fold(text)
+        self.text = self._folded.text
+        self.original = text
         self._lower: str | None = None
         self._digit_count: int | None = None
         self._clusters: list[tuple[int, int, int]] | None = None
+
+    @property
+    def folded(self) -> bool:
+        """True when ``text`` differs from ``original`` (findings need :meth:`to_original`)."""
+        return self._folded.changed
+
+    def to_original(self, findings: list[Finding]) -> list[Finding]:
+        if not self._folded.changed:
+            return findings
+        span = self._folded.span
+        out = []
+        for f in findings:
+            start, end = span(f.start, f.end)
+            out.append(Finding(start, end, f.entity_type, f.score, f.detector))
+        return out
 
     def digit_clusters(self, min_digits: int) -> list[tuple[int, int]]:
         """Spans of digits joined by phone/card/id separators, with at least
@@ -69,7 +91,9 @@ class Detector(Protocol):
 
 
 def detect_text(detector: Detector, text: str) -> list[Finding]:
-    return detector.detect(ScanContext(text))
+    """Findings of one detector, as spans of ``text``."""
+    ctx = ScanContext(text)
+    return ctx.to_original(detector.detect(ctx))
 
 
 # --- helpers -----------------------------------------------------------------

@@ -10,9 +10,12 @@ from llm_mesh.policy.detectors.base import ScanContext
 from llm_mesh.policy.findings import IBAN, Finding
 
 _CANDIDATE = re.compile(
-    r"[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?)\b",
+    r"[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?:[ .\-]?[A-Z0-9]{4}){2,7}(?:[ .\-]?[A-Z0-9]{1,4})?)\b",
     re.ASCII,
 )
+
+
+_SEP = re.compile(r"[ .\-]")
 
 
 def _valid(compact: str) -> bool:
@@ -40,14 +43,15 @@ class IbanDetector:
             last = m.end()
             cand = m.group()
             start = m.start()
-            if start and (text[start - 1].isalnum() or text[start - 1] == "_"):
+            before = text[start - 1] if start else " "
+            if (before.isascii() and before.isalnum()) or before == "_":
                 continue
             # a greedy match may have swallowed a following word: trim group by group
-            while len(cand.replace(" ", "")) >= 15:
-                if _valid(cand.replace(" ", "")):
+            while len(_SEP.sub("", cand)) >= 15:
+                if _valid(_SEP.sub("", cand)):
                     out.append(Finding(start, start + len(cand), IBAN, 0.99, self.name))
                     break
-                cut = cand.rfind(" ")
+                cut = max(cand.rfind(" "), cand.rfind("."), cand.rfind("-"))
                 if cut <= 4:
                     break
                 cand = cand[:cut]

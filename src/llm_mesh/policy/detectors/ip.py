@@ -13,6 +13,11 @@ _V6_CHARS = frozenset("0123456789abcdefABCDEF:.")
 _V6 = re.compile(r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:(?<=:)(?:\d{1,3}\.){3}\d{1,3})?", re.ASCII)
 
 
+def _word(ch: str) -> bool:
+    """An ASCII letter or digit: letters of scripts written without spaces (は, で) do not join an address."""
+    return ch.isascii() and ch.isalnum()
+
+
 class IpDetector:
     name = "ip"
     entity_types = (IP_ADDRESS,)
@@ -33,7 +38,9 @@ class IpDetector:
             return
         before = text[s - 1] if s else " "
         after = text[e] if e < len(text) else " "
-        if before.isalnum() or before in "_:" or after.isalnum() or after in "_:":
+        # (a ":" before the address is punctuation unless it continues a colon/hex run: "連絡先：")
+        glued_colon = before == ":" and s >= 2 and text[s - 2] in _V6_CHARS
+        if _word(before) or before == "_" or glued_colon or _word(after) or after in "_:":
             return
         try:
             addr = ipaddress.IPv6Address(cand)
@@ -50,7 +57,7 @@ class IpDetector:
                 s, e = m.span()
                 before = text[s - 1] if s else " "
                 after = text[e] if e < len(text) else " "
-                if before.isalnum() or before in "._-" or after.isalnum() or after in "_-":
+                if _word(before) or before in "._-" or _word(after) or after in "_-":
                     continue
                 if after == "." and e + 1 < len(text) and text[e + 1].isdigit():
                     continue  # 1.2.3.4.5: a longer dotted sequence (version, OID)
@@ -71,6 +78,8 @@ class IpDetector:
                 s = colon
                 while s > 0 and text[s - 1] in _V6_CHARS:
                     s -= 1
+                if text[s] == ":" and text[s + 1 : s + 2] != ":":
+                    s += 1  # a lone leading ":" is punctuation ("連絡先：" folded), not "::"
                 e = colon
                 while e < len(text) and text[e] in _V6_CHARS:
                     e += 1

@@ -24,10 +24,15 @@ from llm_mesh.policy.detectors.base import ScanContext
 from llm_mesh.policy.findings import DE_IDNR, ES_DNI, FR_NIR, GB_NHS, GB_NINO, IT_FISCAL_CODE, US_SSN, Finding
 
 
+_SEPARATORS = re.compile(r"[ .\-]")
+
+
 def _safe(fn: Callable[[str], bool]) -> Callable[[str], bool]:
+    """The validator on the value without separators (stdnum's own compaction differs per id)."""
+
     def check(value: str) -> bool:
         try:
-            return bool(fn(value))
+            return bool(fn(_SEPARATORS.sub("", value)))
         except Exception:  # noqa: BLE001 - stdnum validators may raise on odd input
             return False
 
@@ -53,15 +58,17 @@ class NationalIdSpec:
     digits_needed: int = 0  # prefilter: minimum ASCII digits in the text
     numeric: bool = False  # only searched inside the shared digit clusters (plus padding)
     pad: tuple[int, int] = (0, 0)  # chars around a cluster the id may extend to (letters)
+    literal: tuple[str, ...] = ()  # prefilter: one of these must occur in the text
 
 
+_AFTER_COUNTRY_CODE = re.compile(r"\+\d{1,3}[ .-]?\Z")
 _B = ""  # left boundary checked in code: a leading lookbehind would defeat re's prefix scan
 _E = r"(?![\w-])"
 
 NATIONAL_ID_SPECS: dict[str, NationalIdSpec] = {
     US_SSN: NationalIdSpec(
         US_SSN,
-        re.compile(_B + r"\d{3}([- ])\d{2}\1\d{4}" + _E, re.ASCII),
+        re.compile(_B + r"\d{3}([- .])\d{2}\1\d{4}" + _E, re.ASCII),
         _safe(_us_ssn.is_valid),
         score=0.9,
         digits_needed=9,
@@ -80,10 +87,19 @@ NATIONAL_ID_SPECS: dict[str, NationalIdSpec] = {
     ),
     FR_NIR: NationalIdSpec(
         FR_NIR,
-        re.compile(_B + r"[12] ?\d{2} ?(?:0[1-9]|1[0-2]|[2-9]\d) ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}" + _E, re.ASCII),
+        re.compile(_B + r"[12]([ .-]?)\d{2}\1(?:0[1-9]|1[0-2]|[2-9]\d)\1(?:\d{2}|2[AB])\1\d{3}\1\d{3}\1\d{2}" + _E, re.ASCII),
         _safe(_fr_nir.is_valid),
         digits_needed=13,  # Corsican "2A"/"2B" NIRs split the digit cluster: not found on this fast path
         numeric=True,
+    ),
+    # Corsican NIRs ("2A"/"2B" department) split the digit clusters: searched in the whole text,
+    # only when "2A"/"2B" occurs
+    "FR_NIR_CORSICA": NationalIdSpec(
+        FR_NIR,
+        re.compile(_B + r"[12]([ .-]?)\d{2}\1(?:0[1-9]|1[0-2]|[2-9]\d)\1(?:2[AB])\1\d{3}\1\d{3}\1\d{2}" + _E, re.ASCII),
+        _safe(_fr_nir.is_valid),
+        digits_needed=11,
+        literal=("2A", "2B"),
     ),
     ES_DNI: NationalIdSpec(
         ES_DNI,
@@ -114,7 +130,7 @@ NATIONAL_ID_SPECS: dict[str, NationalIdSpec] = {
     ),
     GB_NHS: NationalIdSpec(
         GB_NHS,
-        re.compile(_B + r"\d{3} ?\d{3} ?\d{4}" + _E, re.ASCII),
+        re.compile(_B + r"\d{3}([ .-]?)\d{3}\1\d{4}" + _E, re.ASCII),
         _safe(_gb_nhs.is_valid),
         keywords=("nhs",),
         digits_needed=10,
@@ -122,7 +138,7 @@ NATIONAL_ID_SPECS: dict[str, NationalIdSpec] = {
     ),
     DE_IDNR: NationalIdSpec(
         DE_IDNR,
-        re.compile(_B + r"\d{2} ?\d{3} ?\d{3} ?\d{3}" + _E, re.ASCII),
+        re.compile(_B + r"\d{2}([ .-]?)\d{3}\1\d{3}\1\d{3}" + _E, re.ASCII),
         _safe(_de_idnr.is_valid),
         keywords=("idnr", "steuer-id", "steuerid", "identifikationsnummer", "steueridentifikationsnummer", "tax id"),
         digits_needed=11,
@@ -149,6 +165,8 @@ class NationalIdDetector:
             specs.append(NATIONAL_ID_SPECS[key])
             if key == US_SSN:
                 specs.append(NATIONAL_ID_SPECS["US_SSN_BARE"])
+            if key == FR_NIR:
+                specs.append(NATIONAL_ID_SPECS["FR_NIR_CORSICA"])
         self.specs = tuple(specs)
         self.entity_types = tuple(dict.fromkeys(s.entity_type for s in specs))
 
@@ -161,6 +179,8 @@ class NationalIdDetector:
                 continue
             if spec.keywords and not any(k in ctx.lower for k in spec.keywords):
                 continue
+            if spec.literal and not any(lit in text for lit in spec.literal):
+                continue
             if spec.numeric:
                 matches = (
                     m
@@ -172,6 +192,8 @@ class NationalIdDetector:
             for m in matches:
                 if m.start() and (text[m.start() - 1].isalnum() or text[m.start() - 1] in "_-"):
                     continue
+                if spec.numeric and _AFTER_COUNTRY_CODE.search(text, max(0, m.start() - 6), m.start()):
+                    continue  # "+55 800 69 3114": the rest of a phone number
                 if m.end() < len(text) and (text[m.end()].isalnum() or text[m.end()] in "_-"):
                     continue
                 if spec.keywords:
