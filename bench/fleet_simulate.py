@@ -5,9 +5,10 @@
 
 Plans the config's fleet: section (plan_fleet), builds the dedicated baseline
 (dedicated_baseline's choice: each model on its cheapest pool, one copy per instance),
-replays the trace through llm_mesh.fleet.simulate against both and prints cost per hour
-and goal attainment (share of requests within their model's TTFT and per-token goals)
-side by side, with per-model p95s. ``--seed`` draws a fresh synthetic trace from the
+replays the trace through llm_mesh.fleet.simulate against both, and against the plan as
+SageMaker inference components (whole GPUs per copy), and prints cost per hour and goal
+attainment (share of requests within their model's TTFT and per-token goals) side by
+side, with per-model p95s. ``--seed`` draws a fresh synthetic trace from the
 config's traffic instead of reading the shipped one; ``--regenerate`` rewrites the
 shipped trace (seed 7, 600 s).
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from llm_mesh.fleet.config import FleetSection
-from llm_mesh.fleet.deployment import dedicated_deployment, packed_deployment
+from llm_mesh.fleet.deployment import component_deployment, dedicated_deployment, packed_deployment
 from llm_mesh.fleet.planner import plan_fleet
 from llm_mesh.fleet.simulate import SimulationResult, simulate
 from llm_mesh.fleet.trace import read_trace, synthetic_trace, trace_csv
@@ -37,20 +38,18 @@ def load_fleet(path: str | Path) -> FleetSection:
 
 def run(fleet: FleetSection, trace) -> list[SimulationResult]:  # type: ignore[no-untyped-def]
     plan = plan_fleet(fleet)
-    return [simulate(packed_deployment(plan, fleet), fleet, trace), simulate(dedicated_deployment(fleet), fleet, trace)]
+    deployments = (packed_deployment(plan, fleet), component_deployment(plan, fleet), dedicated_deployment(fleet))
+    return [simulate(deployment, fleet, trace) for deployment in deployments]
 
 
 def table(results: list[SimulationResult]) -> str:
-    packed, dedicated = results
-    rows = [("", packed.name, dedicated.name),
-            ("cost per hour", f"${packed.cost_per_hour:.2f}", f"${dedicated.cost_per_hour:.2f}"),
-            ("instances", _instances(packed), _instances(dedicated)),
-            ("goal attainment", f"{100 * packed.goal_attainment:.2f}% ({packed.met}/{packed.requests})",
-             f"{100 * dedicated.goal_attainment:.2f}% ({dedicated.met}/{dedicated.requests})")]
-    for name in packed.models:
-        a, b = packed.models[name], dedicated.models[name]
-        rows.append((f"  {name}", _model(a), _model(b)))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    rows = [("", *(r.name for r in results)),
+            ("cost per hour", *(f"${r.cost_per_hour:.2f}" for r in results)),
+            ("instances", *(_instances(r) for r in results)),
+            ("goal attainment", *(f"{100 * r.goal_attainment:.2f}% ({r.met}/{r.requests})" for r in results))]
+    for name in results[0].models:
+        rows.append((f"  {name}", *(_model(r.models[name]) for r in results)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
 
 
@@ -60,7 +59,7 @@ def _instances(result: SimulationResult) -> str:
 
 def _model(result) -> str:  # type: ignore[no-untyped-def]
     return (f"{result.met}/{result.requests} met, p95 TTFT {result.ttft_p95_ms:.0f} ms, "
-            f"p95 per-token {result.per_token_p95_ms:.1f} ms")
+            f"per-token {result.per_token_p95_ms:.1f} ms")
 
 
 def main() -> None:

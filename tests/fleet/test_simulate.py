@@ -8,7 +8,13 @@ import pytest
 import yaml
 
 from llm_mesh.fleet.config import FleetSection
-from llm_mesh.fleet.deployment import Deployment, SimCopy, dedicated_deployment, packed_deployment
+from llm_mesh.fleet.deployment import (
+    Deployment,
+    SimCopy,
+    component_deployment,
+    dedicated_deployment,
+    packed_deployment,
+)
 from llm_mesh.fleet.planner import plan_fleet, resolve_pools
 from llm_mesh.fleet.simulate import simulate
 from llm_mesh.fleet.throughput import GB, kv_bytes_per_token, parameters, weights_bytes
@@ -100,3 +106,17 @@ def test_packed_plan_costs_less_at_equal_or_better_goal_attainment_on_the_shippe
     assert packed.cost_per_hour < dedicated.cost_per_hour
     assert packed.goal_attainment >= dedicated.goal_attainment >= 0.99
     assert packed.unserved == dedicated.unserved == 0
+    components = simulate(component_deployment(plan, fleet), fleet, trace)  # whole GPUs: the p4d's spare ones
+    assert packed.cost_per_hour <= components.cost_per_hour < dedicated.cost_per_hour
+    assert components.goal_attainment >= dedicated.goal_attainment
+
+
+def test_as_inference_components_gpu_sharing_models_take_a_gpu_each():
+    models = {f"m{i}-3b": {"parameters_b": 3.2, "max_context": 4096} for i in range(3)}
+    fleet = FleetSection.model_validate({"pools": {"g5": {"instance_type": "ml.g5.xlarge"}}, "models": models,
+                                         "traffic": {m: {"requests_per_s": 0.1} for m in models}})
+    plan = plan_fleet(fleet)
+    assert plan.instances == {"g5": 1}  # packed: three copies on one A10G
+    components = component_deployment(plan, fleet)
+    assert components.instances == {"ml.g5.xlarge": 3} and components.cost_per_hour == pytest.approx(3 * SPEC.price_per_hour)
+    assert len({c.executor for c in components.copies}) == 3

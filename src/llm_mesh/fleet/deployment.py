@@ -7,6 +7,11 @@ and take turns at it (their decode steps are serialised, the bandwidth-time shar
 the planner approximates with mean loads). Each copy's KV budget is the memory the plan
 gave it plus an even share of what its GPU has left over (how one would set vLLM's
 ``gpu_memory_utilization`` per process); a dedicated copy has its GPUs' usable memory.
+
+Three deployments: the packed plan as planned (GPU sharing, as a multi-model container or
+MPS would run it); the same plan as SageMaker inference components, which take whole GPUs
+(each copy on GPUs of its own, instances raised to ``whole_gpu_instances``); and one
+dedicated endpoint per model.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import dataclass
 
 from llm_mesh.fleet.catalogue import InstanceSpec
 from llm_mesh.fleet.config import FleetSection
+from llm_mesh.fleet.deploy import whole_gpu_instances
 from llm_mesh.fleet.planner import Plan, Profile, dedicated_choice, resolve_pools
 from llm_mesh.fleet.throughput import GIB
 
@@ -72,3 +78,21 @@ def dedicated_deployment(fleet: FleetSection, profile: Profile | None = None) ->
         counts[spec.instance_type] = counts.get(spec.instance_type, 0) + count
         cost += count * spec.price_per_hour
     return Deployment("one endpoint per model", round(cost, 4), counts, copies)
+
+
+def component_deployment(plan: Plan, fleet: FleetSection) -> Deployment:
+    """The plan as inference components: every copy on whole GPUs of its own, on the pool the plan chose."""
+    specs = resolve_pools(fleet)
+    copies, counts, cost = [], {}, 0.0
+    for pool, spec in specs.items():
+        count = max(plan.instances.get(pool, 0), whole_gpu_instances(plan, fleet, pool))
+        if count:
+            counts[spec.instance_type] = counts.get(spec.instance_type, 0) + count
+            cost += count * spec.price_per_hour
+    for model, (pool, shape) in plan.shapes.items():
+        spec = specs[pool]
+        usable = shape.tp * spec.gpu_memory_gib * GIB * fleet.memory_headroom
+        for index in range(shape.copies):
+            copies.append(SimCopy(model, index, (f"component-{model}", index, tuple(range(shape.tp))), shape.tp,
+                                  spec, usable))
+    return Deployment("plan as inference components", round(cost, 4), counts, copies)
