@@ -120,3 +120,20 @@ def test_as_inference_components_gpu_sharing_models_take_a_gpu_each():
     components = component_deployment(plan, fleet)
     assert components.instances == {"ml.g5.xlarge": 3} and components.cost_per_hour == pytest.approx(3 * SPEC.price_per_hour)
     assert len({c.executor for c in components.copies}) == 3
+
+
+def test_the_bench_command_prints_the_three_deployments_side_by_side(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    root = TRACES.parents[1]
+    out = subprocess.run([sys.executable, str(root / "bench" / "fleet_simulate.py"), "--seed", "5", "--duration", "60",
+                          "--json", str(tmp_path / "r.json")], capture_output=True, text=True, timeout=120,
+                         cwd=root, env={"PYTHONPATH": str(root / "src"), "PATH": "/usr/bin:/bin"}, check=True).stdout
+    header = out.splitlines()[1]
+    assert header.split("  ")[-1].strip() == "one endpoint per model" and "packed plan" in header
+    assert "goal attainment" in out and "cost per hour" in out
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert [r["name"] for r in results] == ["packed plan", "plan as inference components", "one endpoint per model"]
+    assert all(0 <= r["goal_attainment"] <= 1 and r["requests"] > 0 for r in results)
