@@ -18,6 +18,7 @@ from infra.components.agents import build_agents
 from infra.components.alarms import InfraAlarms
 from infra.components.api import DEFAULT_BURST_LIMIT, DEFAULT_RATE_LIMIT, MeshApi
 from infra.components.dashboards import MeshDashboards
+from infra.components.fleet import FleetEndpoints
 from infra.components.functions import LWA_DEFAULT_VERSION, GatewayFunctions
 from infra.components.opensearch import build_knowledge_bases
 from infra.components.model_access import grant_model_access
@@ -93,6 +94,8 @@ class MeshStack(Stack):
             lwa_layer_version=lwa_layer_version,
         )
         self.self_hosted = SelfHostedEndpoints(self, "SelfHosted", endpoints=self.mesh_config.self_hosted, grantees=(self.functions.buffered, self.functions.streaming))
+        fleet = self.mesh_config.fleet
+        self.fleet = FleetEndpoints(self, "Fleet", fleet=fleet, grantees=(self.functions.buffered, self.functions.streaming)) if fleet is not None and fleet.deploy else None
         if reserved_concurrency is not None:  # a ceiling per gateway function, so one mesh cannot starve the account
             for function in (self.functions.buffered, self.functions.streaming):
                 function.node.default_child.reserved_concurrent_executions = reserved_concurrency
@@ -120,6 +123,8 @@ class MeshStack(Stack):
                 _ack(task.role, "AwsSolutions-IAM5[Resource::*]",
                      "comprehend:DetectPiiEntities and X-Ray support no resource-level permissions; '*' is required.")
             self.self_hosted.grant_invoke(task)
+            if self.fleet is not None:
+                self.fleet.grant_invoke(task)
         if self.knowledge_bases is not None:
             callers.append(self.knowledge_bases.ingest_function)  # embeddings go through the config's routes
         grant_model_access(self, self.mesh_config, [function.role for function in callers])

@@ -119,6 +119,13 @@ class UpstreamSaturated(UpstreamUnavailable):
     code = "upstream_pool_exhausted"
 
 
+class UpstreamWaking(UpstreamUnavailable):
+    """The target has no capacity until it scales out (a SageMaker inference component at zero
+    copies): fail over at once, and not a failure of the target, so its circuit stays closed."""
+
+    code = "upstream_scaled_to_zero"
+
+
 class UpstreamTimeout(UpstreamError):
     status = 504
     code = "upstream_timeout"

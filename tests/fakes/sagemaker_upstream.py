@@ -20,6 +20,10 @@ container 400 input-length error), ``[overloaded]`` (ModelError wrapping 429),
 ``[missing]`` (ValidationError: endpoint not found), ``[stream_error]`` (ModelStreamError
 event mid-stream), ``[cut]`` (connection closed half-way through the stream), ``[lmi_error]`` (LMI
 ``finish_reason: "error"`` mid-stream), ``[length]`` (max tokens reached).
+
+Scale to zero: an inference component (the ``X-Amzn-SageMaker-Inference-Component`` header)
+named in ``scaled_to_zero`` answers SageMaker's ValidationError for a component with no
+copies, until a test removes it (the component has scaled out).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import json
 import re
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 from urllib.parse import unquote
 
@@ -54,12 +58,22 @@ def _model_error(original_status: int, original: str) -> Reply:
     )
 
 
+NO_CAPACITY = ("Inference Component has no capacity to process this request. ApplicationAutoScaling may be "
+               "in-progress (if configured) or try to increase the capacity by invoking "
+               "UpdateInferenceComponentRuntimeConfig API.")
+
+
 @dataclass
 class FakeSageMaker(AwsFake):
+    scaled_to_zero: set[str] = field(default_factory=set)  # inference components with no copies
+
     def handle(self, request: Recorded) -> Reply:
         match = _ROUTE.match(request.path.split("?", 1)[0])
         if match is None:
             return aws_error(404, "UnknownOperationException", "no such route")
+        component = {k.lower(): v for k, v in request.headers.items()}.get("x-amzn-sagemaker-inference-component")
+        if component is not None and component in self.scaled_to_zero:
+            return aws_error(400, "ValidationError", NO_CAPACITY)
         name = unquote(match.group("name"))
         stream = match.group("op") == "invocations-response-stream"
         body = request.json()

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from llm_mesh.config.schema import MeshConfig
 from llm_mesh.config.self_hosted import expand_self_hosted
+from llm_mesh.fleet.expand import expand_fleet
 
 
 class ConfigError(Exception):
@@ -35,7 +36,7 @@ def parse_config(data: Any, source: str = "<config>") -> MeshConfig:
     if not isinstance(data, dict):
         raise ConfigError(source, ["(root): the config must be a mapping"])
     try:
-        return MeshConfig.model_validate(expand_self_hosted(data))
+        return MeshConfig.model_validate(expand_fleet(expand_self_hosted(data)))
     except ValidationError as exc:
         raise ConfigError(source, _format(exc)) from None
 

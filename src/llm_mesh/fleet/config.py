@@ -1,7 +1,10 @@
 """The ``fleet:`` section of mesh.yaml: GPU pools, self-hosted models and their goals.
 
 The planner (llm_mesh.fleet.planner) reads it with a traffic profile and decides
-which model copies go on which GPUs. Nothing here deploys anything by itself.
+which model copies go on which GPUs. With ``deploy: true`` (and an ``image`` and
+``model_id`` per model) the CDK app deploys the plan: one SageMaker endpoint per used
+pool named ``<endpoint_prefix>-<pool>``, one inference component per model named
+``<endpoint_prefix>-<model>`` (infra/components/fleet.py).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Dtype = Literal["fp32", "fp16", "bf16", "fp8", "int8", "int4", "awq", "gptq"]
 Container = Literal["tgi", "vllm", "lmi"]
+SAGEMAKER_NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"  # endpoint and inference component names
 
 
 class _Strict(BaseModel):
@@ -50,6 +54,12 @@ class FleetModel(_Strict):
     latency: LatencyGoal = LatencyGoal()
     min_copies: int = Field(default=1, ge=0, le=100)
     scale_to_zero: bool = False
+    # What to deploy (needed with fleet.deploy: true): the container image and the weights.
+    image: str | None = Field(default=None, min_length=1, max_length=300,
+                              description="ECR image URI, or a Deep Learning Container alias: tgi:<tag>, vllm:<tag>, lmi:<tag>")
+    model_id: str | None = Field(default=None, min_length=1, max_length=300,
+                                 description="Hugging Face model id, or s3://bucket/prefix/ of uncompressed model files")
+    environment: dict[str, str] = Field(default_factory=dict, description="container environment (non-secret)")
     # Architecture, when known; otherwise approximated from parameters_b (see throughput.py).
     layers: int | None = Field(default=None, ge=1, le=1000)
     kv_heads: int | None = Field(default=None, ge=1, le=1024)
@@ -73,6 +83,9 @@ class TrafficEntry(_Strict):
 
 class FleetSection(_Strict):
     catalogue: str | None = Field(default=None, description="replacement catalogue file (JSON or YAML)")
+    deploy: bool = Field(default=False, description="the CDK app deploys the plan as SageMaker inference components")
+    endpoint_prefix: str = Field(default="fleet", pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,19}$",
+                                 description="endpoints are <prefix>-<pool>, inference components <prefix>-<model>")
     bandwidth_efficiency: float = Field(default=0.6, gt=0, le=1, description="achieved / peak memory bandwidth")
     compute_efficiency: float = Field(default=0.4, gt=0, le=1, description="achieved / peak FLOPs in prefill (MFU)")
     memory_headroom: float = Field(default=0.9, gt=0, le=1, description="usable share of GPU memory")
@@ -87,6 +100,8 @@ class FleetSection(_Strict):
         if self.models and not self.pools:
             problems.append("fleet.pools: at least one pool is needed to host fleet.models")
         problems.extend(self._unknown_instance_types())
+        if self.deploy:
+            problems.extend(self._deploy_problems())
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -106,3 +121,30 @@ class FleetSection(_Strict):
                                 f"(known: {', '.join(sorted(known))}); or give gpus, gpu_memory_gib, bandwidth_gb_s, "
                                 "fp16_tflops and price_per_hour")
         return problems
+
+    def _deploy_problems(self) -> list[str]:
+        import re
+
+        problems = []
+        for name, model in self.models.items():
+            missing = [field for field in ("image", "model_id") if getattr(model, field) is None]
+            if missing:
+                problems.append(f"fleet.models.{name}: deploy: true needs {' and '.join(missing)}")
+            elif (trouble := _image_problem(model.image or "")) is not None:
+                problems.append(f"fleet.models.{name}.image: {trouble}")
+        for section, names in (("models", self.models), ("pools", self.pools)):
+            for name in names:
+                if not re.match(SAGEMAKER_NAME, f"{self.endpoint_prefix}-{name}"):
+                    problems.append(f"fleet.{section}.{name}: {self.endpoint_prefix}-{name} is not a SageMaker name "
+                                    "(letters, digits and hyphens, at most 63)")
+        return problems
+
+
+def _image_problem(image: str) -> str | None:
+    from llm_mesh.config.self_hosted import parse_image
+
+    try:
+        parse_image(image)
+    except ValueError as exc:
+        return str(exc)
+    return None

@@ -84,7 +84,7 @@ def model_shapes(fleet: FleetSection, profile: Profile | None, specs: dict[str, 
 def copy_items(fleet: FleetSection, name: str, shape: CopyShape) -> list[CopyItem]:
     model = fleet.models[name]
     return [CopyItem(name, i, i < model.min_copies, shape.tp, shape.memory_bytes, shape.utilisation, shape.step_s,
-                     model.latency.per_token_p95_ms / 1000) for i in range(shape.copies)]
+                     model.latency.per_token_p95_ms / 1000, shape.prefill_share) for i in range(shape.copies)]
 
 
 def cheapest_pool(options: dict[str, CopyShape], specs: dict[str, InstanceSpec]) -> str:
@@ -238,14 +238,23 @@ def build_plan(fleet: FleetSection, specs: dict[str, InstanceSpec], shapes: dict
                 {m: (choice[m], shapes[m][choice[m]]) for m in choice}, notes)
 
 
-def dedicated_baseline(fleet: FleetSection, profile: Profile | None = None) -> tuple[float, dict[str, str]]:
-    """One endpoint per model, one copy per instance, each model on its cheapest pool: cost and why."""
-    specs = resolve_pools(fleet)
-    shapes = model_shapes(fleet, profile, specs)
-    total, detail = 0.0, {}
-    for model, options in shapes.items():
+def dedicated_choice(fleet: FleetSection, profile: Profile | None = None,
+                     specs: dict[str, InstanceSpec] | None = None) -> dict[str, tuple[str, CopyShape, int]]:
+    """One endpoint per model, one copy per instance, each model on its cheapest pool: model ->
+    (pool, shape, instances). A dedicated endpoint cannot scale to zero, so at least one."""
+    specs = specs or resolve_pools(fleet)
+    choice = {}
+    for model, options in model_shapes(fleet, profile, specs).items():
         pool = min(options, key=lambda p: (max(options[p].copies, 1) * specs[p].price_per_hour, p))
-        copies = max(options[pool].copies, 1)  # a dedicated endpoint cannot scale to zero
+        choice[model] = (pool, options[pool], max(options[pool].copies, 1))
+    return choice
+
+
+def dedicated_baseline(fleet: FleetSection, profile: Profile | None = None) -> tuple[float, dict[str, str]]:
+    """The cost of dedicated_choice, and what each model gets."""
+    specs = resolve_pools(fleet)
+    total, detail = 0.0, {}
+    for model, (pool, _, copies) in dedicated_choice(fleet, profile, specs).items():
         total += copies * specs[pool].price_per_hour
         detail[model] = f"{copies} x {specs[pool].instance_type} (${specs[pool].price_per_hour:.2f}/h each)"
     return round(total, 4), detail

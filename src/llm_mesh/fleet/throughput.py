@@ -85,6 +85,7 @@ class CopyShape:
     tokens_per_s: float  # at full capacity
     concurrency: float  # the model's expected concurrent sequences
     why: str
+    prefill_share: float = 0.0  # share of time one copy spends prefilling its arrivals (rate per copy x prefill)
 
 
 def _step_s(weights: float, batch: float, ctx: float, kv: float, tp: int, spec: InstanceSpec, eff: float) -> float:
@@ -141,5 +142,6 @@ def _shape_at(model: FleetModel, traffic: TrafficEntry, spec: InstanceSpec, flee
     why = (f"tp={tp}: {weights / GB:.1f} GB weights + KV {kv / 1e6:.2f} MB/token; a copy holds {capacity} sequences "
            f"(memory {by_memory:.0f}, latency {by_latency:.0f}); {demand:.1f} concurrent -> {copies} copies, "
            f"{step * 1000:.1f} ms/token, TTFT {ttft * 1000:.0f} ms")
+    prefill_share = traffic.requests_per_s / copies * prefill_s if copies else 0.0
     return CopyShape(tp, capacity, copies, memory, utilisation, step, ttft,
-                     capacity / _step_s(weights, capacity, ctx, kv, tp, spec, eff), demand, why)
+                     capacity / _step_s(weights, capacity, ctx, kv, tp, spec, eff), demand, why, prefill_share)

@@ -25,6 +25,7 @@ from llm_mesh.errors import (
     UpstreamError,
     UpstreamSaturated,
     UpstreamTimeout,
+    UpstreamWaking,
 )
 from llm_mesh.cost.prices import PriceTable, planner_price_lookup
 from llm_mesh.gateway.context import RequestContext
@@ -200,9 +201,10 @@ class MeshService:
                     self.latency.observe(attempt.key, elapsed * 1000, first_token)
                     return result
                 ctx.upstream_seconds += time.perf_counter() - started
-                if not isinstance(last_error, (ContextLengthExceeded, UpstreamSaturated)):  # the upstream is fine
-                    self.breaker.failure(attempt.key, route.circuit_breaker)
-                delay = retry_delay(last_error, retry_number, route.retry, self._rng) if retries_left > 0 else None
+                if not isinstance(last_error, (ContextLengthExceeded, UpstreamSaturated, UpstreamWaking)):
+                    self.breaker.failure(attempt.key, route.circuit_breaker)  # else the upstream is fine (or waking)
+                again = retries_left > 0 and not isinstance(last_error, UpstreamWaking)  # waking: minutes, fail over now
+                delay = retry_delay(last_error, retry_number, route.retry, self._rng) if again else None
                 if delay is None:
                     break
                 retries_left -= 1

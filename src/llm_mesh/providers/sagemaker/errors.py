@@ -3,7 +3,10 @@
 ``ModelError`` (HTTP 424) wraps the container's own answer: its ``OriginalStatusCode``
 and ``OriginalMessage`` decide (a container 429 is a rate limit, a 400/413/422 that
 talks about input length is a context error). Stream errors arrive as
-``ModelStreamError`` / ``InternalStreamFailure`` events.
+``ModelStreamError`` / ``InternalStreamFailure`` events. An inference component scaled to
+zero copies answers ``ValidationError`` (400) "Inference Component has no capacity to
+process this request. ApplicationAutoScaling may be in-progress ..." while it wakes: that
+is ``UpstreamWaking`` (fail over, circuit untouched), not the caller's mistake.
 """
 
 from __future__ import annotations
@@ -18,11 +21,14 @@ from llm_mesh.errors import (
     RateLimited,
     UpstreamError,
     UpstreamUnavailable,
+    UpstreamWaking,
 )
 from llm_mesh.providers.aws_common import map_boto_exception
 from llm_mesh.providers.eventstream import client_error_parts
 
 DEFAULT_RETRY_AFTER = "1"
+WAKING_RETRY_AFTER = "60"  # scaling out from zero provisions an instance: minutes
+NO_CAPACITY_MARKER = "has no capacity to process this request"
 _CONTEXT_MARKERS = (
     "maximum context length",
     "context length",
@@ -61,6 +67,9 @@ def classify(provider: str, code: str, message: str, extra: dict[str, Any] | Non
             return UpstreamUnavailable(f"provider {provider}: the model is unavailable")
         return UpstreamError(f"provider {provider}: the model failed{detail}", code="model_error")
     if code == "ValidationError":
+        if NO_CAPACITY_MARKER in lowered:
+            return UpstreamWaking(f"provider {provider}: the inference component is scaled to zero and waking",
+                                  headers={"Retry-After": WAKING_RETRY_AFTER})
         if any(marker in lowered for marker in _CONTEXT_MARKERS):
             return ContextLengthExceeded(f"provider {provider}: {message[:300]}")
         if "not found" in lowered:
