@@ -217,9 +217,11 @@ class MeshService:
         raise last_error
 
     # ------------------------------------------------------------ chat
-    def _apply_tags(self, ctx: RequestContext, metadata: dict[str, str] | None) -> None:
-        """Request tags (x-mesh-tags header, body metadata) for routing conditions, costs and audit."""
-        header = ctx.headers.get("x-mesh-tags")
+    def _apply_tags(self, ctx: RequestContext, metadata: dict[str, str] | None, header: bool = True) -> None:
+        """Request tags (x-mesh-tags header, body metadata) for routing conditions, costs and audit.
+        Re-applied from the screened metadata after the policy, so the request log, ledger and
+        audit keep the redacted values, never the raw ones."""
+        header = ctx.headers.get("x-mesh-tags") if header else None
         if header or metadata:
             ctx.tags.update(parse_tags(header, metadata, self._max_tags, self._max_tag_length))
 
@@ -249,6 +251,8 @@ class MeshService:
             if isinstance(result, ChatCompletion):
                 ctx.served_from_cache = True
                 return request, result, tuple(ran)
+            if result.metadata != request.metadata:  # screened (redacted): the stored tags follow
+                self._apply_tags(ctx, result.metadata, header=False)
             request = result
             ran.append(hook)
         return request, None, tuple(ran)
