@@ -10,7 +10,7 @@ client really called (``/v1/responses`` is logged as endpoint ``responses``).
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 
-import pytest
+import langchain_openai
+from langchain_core.messages import HumanMessage, ToolMessage
+from langchain_core.tools import tool
 
 from tests.clients.conftest import last_upstream_messages, logged_calls
-
-langchain_openai = pytest.importorskip("langchain_openai")
-from langchain_core.messages import HumanMessage, ToolMessage  # noqa: E402
-from langchain_core.tools import tool  # noqa: E402
 
 
 @tool
@@ -46,8 +44,10 @@ def test_invoke_stream_and_tool_call_go_through_v1_responses(mesh, fake):
     final = model.invoke([question, first, ToolMessage(get_order.invoke(call["args"]), tool_call_id=call["id"])])
     assert final.tool_calls == [] and final.text.startswith("Echo: ")
     *_, assistant, tool_result = last_upstream_messages(fake)  # the call and its output reached the model
-    assert assistant["tool_calls"][0]["id"] == call["id"] and assistant["tool_calls"][0]["function"]["name"] == "get_order"
-    assert tool_result == {"role": "tool", "tool_call_id": call["id"], "content": "order where is order 42? shipped yesterday"}
+    [sent_call] = assistant["tool_calls"]
+    assert sent_call["id"] == call["id"] and sent_call["function"]["name"] == "get_order"
+    assert tool_result == {"role": "tool", "tool_call_id": call["id"],
+                           "content": "order where is order 42? shipped yesterday"}
 
     calls = logged_calls(mesh, "langchain", at_least=4)
     assert calls == [("responses", "echo", False, 200), ("responses", "echo", True, 200),
