@@ -25,7 +25,9 @@ def mesh_config(fake_base_url: str) -> dict:
         "providers": {"echo": {"kind": "echo"},
                       "fake": {"kind": "openai", "base_url": fake_base_url, "api_key": {"env": "FAKE_KEY"}}},
         "routes": {"echo": {"provider": "echo", "model": "echo-1"},
-                   "gpt": {"provider": "fake", "model": "gpt-4o-mini"}},
+                   "gpt": {"provider": "fake", "model": "gpt-4o-mini"},
+                   # a route named like an OpenAI model: litellm streams natively only for models in its map
+                   "gpt-4o": {"provider": "fake", "model": "gpt-4o"}},
         "apps": {"test": {"routes": "*", "admin": True}, **{app: {"routes": "*"} for app in CLIENT_APPS}},
     }
 
