@@ -8,8 +8,16 @@ import os
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # else it fetches its price map from the internet
 import litellm  # noqa: E402
+import pytest  # noqa: E402
 
 from tests.clients.conftest import last_upstream_messages, logged_calls  # noqa: E402
+
+# litellm's own noise: pydantic on its ReadOnly TypedDicts, and the chat-style usage (with "cost") its
+# stream logger writes back onto the final response (the mesh's created_at is asserted below instead).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Items? .* (is|are) using the `ReadOnly` qualifier:UserWarning"),
+    pytest.mark.filterwarnings("ignore:Pydantic serializer warnings:UserWarning"),
+]
 
 TOOL = {"type": "function", "name": "get_order", "description": "Look an order up by its number.",
         "parameters": {"type": "object", "properties": {"number": {"type": "string"}}, "required": ["number"]}}
