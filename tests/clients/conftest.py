@@ -9,6 +9,7 @@ client really called (``/v1/responses`` is logged as endpoint ``responses``).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 
@@ -16,6 +17,9 @@ import pytest
 
 from tests.fakes.openai_upstream import FakeOpenAI, start_fake_openai
 from tests.harness import RunningMesh, serve_mesh
+
+# litellm fetches its model price map from the internet at import unless told to use its bundled copy
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 CLIENT_APPS = ("langchain", "instructor", "litellm", "node")
 

@@ -3,14 +3,12 @@ unchanged, against the mesh: a plain answer, a native stream, and a function cal
 
 from __future__ import annotations
 
+import importlib
 import json
-import os
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # else it fetches its price map from the internet
-import litellm  # noqa: E402
-import pytest  # noqa: E402
+import pytest
 
-from tests.clients.conftest import last_upstream_messages, logged_calls  # noqa: E402
+from tests.clients.conftest import last_upstream_messages, logged_calls
 
 # litellm's own noise: pydantic on its ReadOnly TypedDicts, and the chat-style usage (with "cost") its
 # stream logger writes back onto the final response (the mesh's created_at is asserted below instead).
@@ -23,7 +21,14 @@ TOOL = {"type": "function", "name": "get_order", "description": "Look an order u
         "parameters": {"type": "object", "properties": {"number": {"type": "string"}}, "required": ["number"]}}
 
 
-def test_responses_stream_and_function_call_through_the_mesh(mesh, fake):
+@pytest.fixture(scope="module")
+def litellm():
+    """Imported here, not at collection: litellm takes seconds to import, and every xdist worker collects
+    every module. (tests/clients/conftest.py has set LITELLM_LOCAL_MODEL_COST_MAP: no fetch at import.)"""
+    return importlib.import_module("litellm")
+
+
+def test_responses_stream_and_function_call_through_the_mesh(litellm, mesh, fake):
     at = {"api_base": mesh.base_url, "api_key": mesh.key_for("litellm")}
     answer = litellm.responses(model="openai/gpt-4o", input="hello there", instructions="be brief", **at)
     assert answer.status == "completed" and answer.output[0].content[0].text == "Echo: hello there"
