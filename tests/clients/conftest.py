@@ -21,7 +21,7 @@ from tests.harness import RunningMesh, serve_mesh
 # litellm fetches its model price map from the internet at import unless told to use its bundled copy
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-CLIENT_APPS = ("langchain", "instructor", "litellm", "node")
+CLIENT_APPS = ("langchain", "langchain-structured", "instructor", "litellm", "node")
 
 
 def mesh_config(fake_base_url: str) -> dict:

@@ -18,8 +18,8 @@ def get_order(number: str) -> str:
     return f"order {number} shipped yesterday"
 
 
-def chat(mesh, route: str):
-    return langchain_openai.ChatOpenAI(model=route, base_url=mesh.base_url, api_key=mesh.key_for("langchain"),
+def chat(mesh, route: str, app: str = "langchain"):
+    return langchain_openai.ChatOpenAI(model=route, base_url=mesh.base_url, api_key=mesh.key_for(app),
                                        use_responses_api=True, max_retries=0)
 
 
@@ -52,3 +52,21 @@ def test_invoke_stream_and_tool_call_go_through_v1_responses(mesh, fake):
     calls = logged_calls(mesh, "langchain", at_least=4)
     assert calls == [("responses", "echo", False, 200), ("responses", "echo", True, 200),
                      ("responses", "gpt", False, 200), ("responses", "gpt", False, 200)]
+
+
+def test_structured_output_by_json_schema_and_by_function_calling(mesh, fake):
+    from pydantic import BaseModel
+
+    class Order(BaseModel):
+        number: str
+        quantity: int
+
+    for method in ("json_schema", "function_calling"):
+        model = chat(mesh, "gpt", app="langchain-structured").with_structured_output(Order, method=method)
+        order = model.invoke("order 42, three units")
+        assert order == Order(number="order 42, three units", quantity=4)  # the fake fills the schema from the ask
+    by_schema, by_tool = [r.json for r in fake.requests if r.path.endswith("/chat/completions")][-2:]
+    assert by_schema["response_format"]["type"] == "json_schema" and "tools" not in by_schema
+    assert by_schema["response_format"]["json_schema"]["schema"]["required"] == ["number", "quantity"]
+    assert by_tool["tools"][0]["function"]["name"] == "Order"
+    assert logged_calls(mesh, "langchain-structured", at_least=2) == [("responses", "gpt", False, 200)] * 2
