@@ -87,7 +87,16 @@ def test_ai_sdk_tool_call_executed_and_answered(results):
     assert generated["paths"] == streamed["paths"] == ["POST /v1/responses"] * 2
 
 
+def test_structured_output_openai_parse_and_ai_sdk_objects(results):
+    # text.format json_schema -> the fake fills the schema: strings with the ask, integers with its word count
+    assert results["openai_parse"]["parsed"] == {"number": "order 42, three units", "quantity": 4}
+    structured = results["ai_structured_output"]
+    assert structured["object"] == {"number": "order 42, three units", "quantity": 4}  # generateObject
+    assert structured["output"] == {"number": "order 7, two units", "quantity": 4}  # generateText + Output.object
+    assert results["openai_parse"]["paths"] + structured["paths"] == ["POST /v1/responses"] * 3
+
+
 def test_the_mesh_logged_every_node_request_as_responses(results, mesh):
-    calls = logged_calls(mesh, "node", at_least=10)
-    assert len(calls) == 10 and {(endpoint, status) for endpoint, _, _, status in calls} == {("responses", 200)}
+    calls = logged_calls(mesh, "node", at_least=13)
+    assert len(calls) == 13 and {(endpoint, status) for endpoint, _, _, status in calls} == {("responses", 200)}
     assert sum(stream for _, _, stream, _ in calls) == 4  # openai stream, streamText, 2 streamText tool steps

@@ -3,7 +3,8 @@
 // Env: MESH_BASE_URL (".../v1"), MESH_API_KEY. Prints one JSON object: case name -> result or {error}.
 // Run by tests/clients/test_node_clients.py; every request's method + path is recorded per case.
 import OpenAI from "openai";
-import { generateText, streamText, tool, stepCountIs } from "ai";
+import { zodTextFormat } from "openai/helpers/zod";
+import { generateObject, generateText, Output, streamText, tool, stepCountIs } from "ai";
 import { createOpenAI } from "@ai-sdk/openai";
 import { z } from "zod";
 
@@ -27,6 +28,8 @@ const getOrder = tool({
   inputSchema: z.object({ number: z.string() }),
   execute: async ({ number }) => `order ${number} shipped yesterday`,
 });
+
+const Order = z.object({ number: z.string(), quantity: z.number().int() });
 
 const cases = {
   async openai_create() {
@@ -58,6 +61,12 @@ const cases = {
     return { call: { name: call.name, call_id: call.call_id, arguments: JSON.parse(call.arguments) },
              final: { types: second.output.map((item) => item.type), text: second.output_text } };
   },
+  async openai_parse() {
+    const r = await openai.responses.parse({
+      model: "gpt", input: "order 42, three units", text: { format: zodTextFormat(Order, "order") },
+    });
+    return { parsed: r.output_parsed };
+  },
   async ai_generate_text() {
     const r = await generateText({ model: provider("echo"), system: "be brief", prompt: "hello there" });
     return { text: r.text, finishReason: r.finishReason, usage: r.usage, responseId: r.response.id };
@@ -81,6 +90,14 @@ const cases = {
       })),
       text: r.text,
     };
+  },
+  async ai_structured_output() {
+    const object = (await generateObject({ model: provider("gpt"), schema: Order, prompt: "order 42, three units" }))
+      .object;
+    const viaOutput = await generateText({
+      model: provider("gpt"), output: Output.object({ schema: Order }), prompt: "order 7, two units",
+    });
+    return { object, output: viaOutput.output };
   },
   async ai_stream_tool_call() {
     const r = streamText({
