@@ -75,7 +75,7 @@ def test_ai_sdk_generate_text_and_stream_text(results):
     assert generated["paths"] == streamed["paths"] == ["POST /v1/responses"]  # the provider's default: Responses
 
 
-def test_ai_sdk_tool_call_executed_and_answered(results):
+def test_ai_sdk_tool_call_executed_and_answered(results, fake):
     generated, streamed = results["ai_tool_call"], results["ai_stream_tool_call"]
     first, second = generated["steps"]
     assert first["finishReason"] == "tool-calls" and [c["toolName"] for c in first["toolCalls"]] == ["get_order"]
@@ -85,6 +85,10 @@ def test_ai_sdk_tool_call_executed_and_answered(results):
     assert {"tool-input-delta", "tool-call", "tool-result", "text-delta"} <= set(streamed["kinds"])
     assert streamed["text"] == "Echo: where is order 7?"
     assert generated["paths"] == streamed["paths"] == ["POST /v1/responses"] * 2
+    tool_turns = [m for r in fake.requests if r.path.endswith("/chat/completions")
+                  for m in r.json["messages"] if m.get("role") == "tool"]  # what the model was told the tool said
+    assert {m["content"] for m in tool_turns} >= {"order where is order 42? shipped yesterday",
+                                                  "order where is order 7? shipped yesterday"}
 
 
 def test_structured_output_openai_parse_and_ai_sdk_objects(results):
