@@ -100,7 +100,14 @@ def test_structured_output_openai_parse_and_ai_sdk_objects(results):
     assert results["openai_parse"]["paths"] + structured["paths"] == ["POST /v1/responses"] * 3
 
 
+def test_an_unknown_route_is_the_ai_sdks_api_call_error_with_the_mesh_message(results):
+    error = results["ai_unknown_route"]
+    assert error["thrown"] and error["name"] == "AI_APICallError" and error["statusCode"] == 404
+    assert "no-such-route" in error["message"]  # the mesh's OpenAI-shaped error.message, as the SDK reads it
+
+
 def test_the_mesh_logged_every_node_request_as_responses(results, mesh):
-    calls = logged_calls(mesh, "node", at_least=13)
-    assert len(calls) == 13 and {(endpoint, status) for endpoint, _, _, status in calls} == {("responses", 200)}
+    calls = logged_calls(mesh, "node", at_least=14)
+    assert len(calls) == 14 and [status for *_, status in calls].count(404) == 1
+    assert {(endpoint, status) for endpoint, _, _, status in calls} == {("responses", 200), ("responses", 404)}
     assert sum(stream for _, _, stream, _ in calls) == 4  # openai stream, streamText, 2 streamText tool steps

@@ -99,6 +99,14 @@ const cases = {
     });
     return { object, output: viaOutput.output };
   },
+  async ai_unknown_route() {
+    try {
+      await generateText({ model: provider("no-such-route"), prompt: "hi", maxRetries: 0 });
+      return { thrown: false };
+    } catch (error) {
+      return { thrown: true, name: error.name, statusCode: error.statusCode, message: error.message };
+    }
+  },
   async ai_stream_tool_call() {
     const r = streamText({
       model: provider("gpt"), tools: { get_order: getOrder }, stopWhen: stepCountIs(3),
