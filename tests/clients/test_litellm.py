@@ -54,6 +54,11 @@ def test_responses_stream_and_function_call_through_the_mesh(litellm, mesh, fake
     assert last_upstream_messages(fake)[-1] == {"role": "tool", "tool_call_id": call.call_id,
                                                 "content": "shipped yesterday"}
 
-    assert logged_calls(mesh, "litellm", at_least=4) == [
+    with pytest.raises(litellm.NotFoundError, match="no-such-route"):  # the mesh's 404, mapped by litellm
+        litellm.responses(model="openai/no-such-route", input="hi", **at)
+
+    calls = logged_calls(mesh, "litellm", at_least=5)
+    assert calls[:4] == [
         ("responses", "gpt-4o", False, 200), ("responses", "gpt-4o", True, 200),  # streamed natively, not faked
         ("responses", "gpt-4o", False, 200), ("responses", "gpt-4o", False, 200)]
+    assert len(calls) == 5 and calls[4][0] == "responses" and calls[4][3] == 404
