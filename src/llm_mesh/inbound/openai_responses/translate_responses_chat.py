@@ -211,9 +211,10 @@ def usage_object(usage: Any) -> dict[str, Any] | None:
 def response_object(response_id: str, body: dict[str, Any], chat: dict[str, Any], *, status: str,
                     output: list[dict[str, Any]], usage: dict[str, Any] | None = None,
                     created_at: float | None = None, error: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The ``Response`` object, echoing the request's settings as OpenAI does."""
+    """The ``Response`` object, echoing the request's settings as OpenAI does (``created_at`` in whole
+    seconds, as OpenAI sends it: litellm's ``ResponsesAPIResponse`` types it ``int``)."""
     return {
-        "id": response_id, "object": "response", "created_at": created_at or time.time(), "status": status,
+        "id": response_id, "object": "response", "created_at": int(created_at or time.time()), "status": status,
         "model": body.get("model"), "output": output, "error": error, "incomplete_details": None,
         "instructions": body.get("instructions"), "metadata": body.get("metadata") or {},
         "parallel_tool_calls": bool(body.get("parallel_tool_calls", True)),
