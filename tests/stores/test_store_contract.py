@@ -8,7 +8,6 @@ only ``-k sqlite`` never starts Java.
 from __future__ import annotations
 
 import datetime as dt
-
 import random
 import threading
 import time
@@ -17,6 +16,7 @@ from decimal import Decimal
 
 import pytest
 
+from llm_mesh.stores.dynamodb.request_log import DAY_SHARDS
 from llm_mesh.stores.interfaces import ApiKeyRecord, RequestLogEntry, StoreBundle
 from llm_mesh.stores.sqlite import open_sqlite_stores
 
@@ -354,7 +354,8 @@ def test_dynamodb_item_layout_has_day_ts_and_ttl(dynamodb_local_endpoint, dynamo
     ) as bundle:
         bundle.request_log.append(entry("req-layout", ts))
     item = dynamodb_local_client.get_item(TableName=names["requests"], Key={"request_id": {"S": "req-layout"}})["Item"]
-    assert item["day"] == {"S": today.strftime("%Y-%m-%d")}
+    day, _, shard = item["day"]["S"].partition("#")  # the day index is write-sharded: "<day>#<shard>"
+    assert day == today.strftime("%Y-%m-%d") and 0 <= int(shard) < DAY_SHARDS
     assert item["ts"] == {"N": f"{int(today.timestamp())}.25"}
     assert int(item["expires_at"]["N"]) == int(ts + 2 * DAY)
     ttl = dynamodb_local_client.describe_time_to_live(TableName=names["requests"])["TimeToLiveDescription"]
