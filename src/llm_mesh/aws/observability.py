@@ -41,7 +41,8 @@ takes the correlation id from the adapter's ``x-amzn-request-context`` header.
 
 Configuration comes from the CDK stack's environment: ``POWERTOOLS_SERVICE_NAME``,
 ``POWERTOOLS_LOG_LEVEL``, ``POWERTOOLS_METRICS_NAMESPACE`` (the EMF sink's namespace,
-``llm_mesh.aws.metrics.NAMESPACE``), ``POWERTOOLS_TRACE_DISABLED`` (true locally, and on AWS unless SDK subsegments are opted in).
+``llm_mesh.aws.metrics.NAMESPACE``), ``POWERTOOLS_TRACE_DISABLED`` (true locally, and on AWS
+unless SDK subsegments are opted in).
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ def tracing_enabled(environ: Any = None) -> bool:
     environ = os.environ if environ is None else environ
     if environ.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() in _TRUTHY:
         return False
-    return bool(environ.get("LAMBDA_TASK_ROOT")) and not (environ.get("AWS_SAM_LOCAL") or environ.get("AWS_CHALICE_CLI_MODE"))
+    emulated = environ.get("AWS_SAM_LOCAL") or environ.get("AWS_CHALICE_CLI_MODE")
+    return bool(environ.get("LAMBDA_TASK_ROOT")) and not emulated
 
 
 def _make_tracer(service: str, logger: Any) -> Any:
