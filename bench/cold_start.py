@@ -49,6 +49,10 @@ def _environment(python_path: list[Path], config: Path) -> dict[str, str]:
     from llm_mesh.stores.dynamodb.tables import TABLES
 
     env = {
+        # what the Lambda runtime sets (the mesh picks its per-instance choices from them: JSON logs
+        # through Powertools, httpx's own transport); the stack's POWERTOOLS_TRACE_DISABLED below
+        "AWS_LAMBDA_FUNCTION_NAME": "llm-mesh-bench", "LAMBDA_TASK_ROOT": str(config.parent),
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
         "PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.pathsep.join(map(str, python_path)),
         "PYTHONDONTWRITEBYTECODE": "1", "MESH_HOME": "aws", "MESH_CONFIG": str(config),
         "MESH_DYNAMODB_ENDPOINT": "http://127.0.0.1:9", "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",

@@ -16,7 +16,8 @@ Binary wheels (pydantic-core, tiktoken, numpy...) match the Lambda runtime, what
 machine builds it. A stamp file skips the pip step when the lock did not change.
 Then the layer is byte-compiled by a CPython 3.12 (``--invalidation-mode unchecked-hash``:
 ``/opt`` is read-only on Lambda, so a layer without ``.pyc`` recompiles every module on
-every cold start, and unchecked pycs skip even the source stat/hash check).
+every cold start, and unchecked pycs skip even the source stat/hash check), and the token
+encoder's parsed table is written next to ``llm_mesh/tokens.py`` (``write_encoding_cache``).
 
 Also stages the function bundles (``stage_function``): a function's own folder plus
 the mesh.yaml it serves, so the config travels with the code it was validated for.
@@ -152,6 +153,9 @@ def compile_layer(python_dir: Path) -> bool:
         return False
     subprocess.run([python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",
                     str(python_dir)], check=True, stdout=subprocess.DEVNULL)
+    # the token encoder, parsed once here rather than at every cold start (llm_mesh.tokens)
+    subprocess.run([python, "-c", "from llm_mesh.tokens import write_encoding_cache; write_encoding_cache()"],
+                   check=True, cwd=python_dir, env={"PYTHONPATH": str(python_dir), "PYTHONDONTWRITEBYTECODE": "1"})
     return True
 
 

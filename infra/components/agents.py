@@ -57,7 +57,7 @@ class AgentOrchestration(Construct):
             handler="handler.handler", layers=[gateway.shared_layer], memory_size=1024,
             timeout=Duration.seconds(TASK_TIMEOUT_S),
             environment={**stack.tables.environment(), "MESH_HOME": "aws", "MESH_CONFIG": "/var/task/mesh.yaml",
-                         **observability_env("llm-mesh-agents")},
+                         **observability_env("llm-mesh-agents", self)},
             role=role, log_group=log_group, tracing=TRACING,
         )
         acknowledge_tracing(self.task_function)

@@ -33,12 +33,23 @@ XRAY_REASON = ("Active X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetr
                "resource-level permissions, so '*' is the only resource they accept (CDK adds exactly these two).")
 
 
-def observability_env(service: str) -> dict[str, str]:
-    """Powertools settings for one function (its service name in logs and traces)."""
+XRAY_SUBSEGMENTS_CONTEXT = "xraySubsegments"
+
+
+def observability_env(service: str, scope: Construct | None = None) -> dict[str, str]:
+    """Powertools settings for one function (its service name in logs and traces).
+
+    X-Ray SDK subsegments (the handler and botocore calls inside the invocation) are opt-in,
+    ``cdk synth -c xraySubsegments=true``: building the SDK's Tracer costs 0.25-0.45 s of CPU
+    on every cold start (bench/cold_start.py), and active tracing (``TRACING``) records each
+    invocation's segment in X-Ray without it.
+    """
+    subsegments = scope is not None and str(scope.node.try_get_context(XRAY_SUBSEGMENTS_CONTEXT)).lower() == "true"
     return {
         "POWERTOOLS_SERVICE_NAME": service,
         "POWERTOOLS_LOG_LEVEL": LOG_LEVEL,
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        "POWERTOOLS_TRACE_DISABLED": "false" if subsegments else "true",
         # Work on background threads (the agent tasks' event loop) has no X-Ray segment: skip, don't log.
         "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
     }
@@ -105,7 +116,7 @@ class GatewayFunctions(Construct):
             **tables.environment(),
             "MESH_HOME": "aws",
             "MESH_CONFIG": "/var/task/mesh.yaml",
-            **observability_env("llm-mesh"),
+            **observability_env("llm-mesh", self),
         }
         secrets = secret_arns(stack, secret_names)
 

@@ -75,13 +75,13 @@ class KnowledgeBaseInfra(Construct):
         self.ingest_function = self._function("Ingest", "handler.handler", code, gateway.shared_layer,
                                               "LLM mesh knowledge-base ingestion (S3 uploads)", Duration.minutes(15), 2048,
                                               {**stack.tables.environment(), ENDPOINT_ENV: endpoint, "MESH_HOME": "aws",
-                                               "MESH_CONFIG": "/var/task/mesh.yaml", **observability_env("llm-mesh-kb")})
+                                               "MESH_CONFIG": "/var/task/mesh.yaml", **observability_env("llm-mesh-kb", self)})
         stack.tables.grant_data(self.ingest_function.role)
         if secrets:
             self.ingest_function.add_to_role_policy(iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=secrets))
         self.index_function = self._function("IndexCreator", "handler.create_index", code, gateway.shared_layer,
                                              "LLM mesh: creates the knowledge-base vector indexes at deploy time",
-                                             Duration.minutes(2), 512, observability_env("llm-mesh-kb-index"))
+                                             Duration.minutes(2), 512, observability_env("llm-mesh-kb-index", self))
 
         # Agent runs retrieve through the same routes as the gateway: their task function reads too.
         agents = getattr(stack, "agents", None)

@@ -66,7 +66,7 @@ class RedactFunction(Construct):
             layers=[functions.shared_layer],
             timeout=Duration.seconds(29),
             environment={**tables.environment(), "MESH_HOME": "aws", "MESH_CONFIG": "/var/task/mesh.yaml",
-                         **observability_env("llm-mesh-redact")},
+                         **observability_env("llm-mesh-redact", self)},
             tables=tables,
             secrets=secret_arns(stack, secrets),
         )

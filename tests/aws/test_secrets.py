@@ -66,3 +66,16 @@ def test_values_are_cached_for_max_age() -> None:
     resolver = SecretsManagerResolver(environ={}, max_age=300, fetch=fetch)
     assert resolver.resolve(SecretRef(secret="s")) == "v"
     assert calls == [("s", 300)]  # Powertools keys its cache on (name, transform) for max_age seconds
+
+
+def test_a_shared_session_serves_the_reads_with_the_same_cache(aws) -> None:
+    import boto3
+
+    name = f"mesh/shared-{uuid.uuid4().hex[:6]}"
+    aws.create_secret(Name=name, SecretString=json.dumps({"api_key": "sk-shared"}))
+    resolver = SecretsManagerResolver(environ={}, session=boto3.session.Session(region_name="eu-west-1"))
+    assert resolver.resolve(SecretRef(secret=name, field="api_key")) == "sk-shared"
+    aws.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+    assert resolver.resolve(SecretRef(secret=name, field="api_key")) == "sk-shared"  # cached for max_age
+    with pytest.raises(MissingSecret, match="mesh/gone"):
+        resolver.resolve(SecretRef(secret="mesh/gone"))

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from llm_mesh.aws.observability import CorrelationMiddleware, instrument, make_logger
+from llm_mesh.aws.observability import CorrelationMiddleware, instrument, make_logger, tracing_enabled
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 API_REQUEST_ID = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"  # requestContext.requestId of the sample event
@@ -80,7 +80,19 @@ def test_wrapped_handler_logs_json_with_both_request_ids_and_no_body(capsys: pyt
     assert done["mesh_request_id"] == "mesh-abc" and done["status"] == 200
     assert done["route"] == "support-chat" and done["cost_usd"] == "0.000123"
     assert PROMPT not in out and "order 42 shipped" not in out and "Authorization" not in out
-    assert handler.tracer.disabled  # type: ignore[attr-defined]
+    assert handler.tracer is None  # type: ignore[attr-defined]  # tracing off: no X-Ray SDK Tracer is built
+
+
+@pytest.mark.parametrize(("environ", "enabled"), [
+    ({"LAMBDA_TASK_ROOT": "/var/task"}, True),
+    ({"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "false"}, True),
+    ({"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "true"}, False),
+    ({"LAMBDA_TASK_ROOT": "/var/task", "POWERTOOLS_TRACE_DISABLED": "1"}, False),
+    ({"LAMBDA_TASK_ROOT": "/var/task", "AWS_SAM_LOCAL": "true"}, False),
+    ({}, False),  # not on Lambda: nothing would receive the segments
+])
+def test_the_tracer_is_built_only_where_it_records(environ: dict[str, str], enabled: bool) -> None:
+    assert tracing_enabled(environ) is enabled
 
 
 def test_warm_invocation_drops_the_previous_mesh_request_id(capsys: pytest.CaptureFixture[str]) -> None:

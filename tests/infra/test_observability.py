@@ -103,6 +103,7 @@ def test_every_function_is_traced_with_powertools_settings(synth: Synth) -> None
         assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == NAMESPACE == "LLMMesh"
         assert env["AWS_XRAY_CONTEXT_MISSING"] == "IGNORE_ERROR"
+        assert env["POWERTOOLS_TRACE_DISABLED"] == "true"  # SDK subsegments opt-in (-c xraySubsegments=true)
     assert len(functions) == len(SERVICES) == len(seen)
 
 

@@ -1,4 +1,4 @@
-"""The agent task handlers: ``route``, ``redact``, ``invoke_model``, ``run_tool``, ``decide``.
+r"""The agent task handlers: ``route``, ``redact``, ``invoke_model``, ``run_tool``, ``decide``.
 
 Each is ``async handler(env, state) -> state`` over a JSON-serializable dict, so the
 same code runs under the embedded runner (in-process) and as Lambda tasks joined by

@@ -41,6 +41,7 @@ def build_aws_app() -> "FastAPI":
     ``cdk synth`` already refuses such a file, so this only happens if the bundle was
     edited by hand.
     """
+    from llm_mesh.aws.clients import default_session
     from llm_mesh.aws.secrets import SecretsManagerResolver
     from llm_mesh.config import load_config
     from llm_mesh.http.app import create_app
@@ -49,11 +50,12 @@ def build_aws_app() -> "FastAPI":
     from llm_mesh.stores.dynamodb import open_dynamodb_stores
 
     config = load_config(config_path())
-    stores = open_dynamodb_stores(endpoint_url=os.environ.get("MESH_DYNAMODB_ENDPOINT") or None)
+    session = default_session()  # one botocore loader for the DynamoDB, Secrets Manager (and audit) clients
+    stores = open_dynamodb_stores(endpoint_url=os.environ.get("MESH_DYNAMODB_ENDPOINT") or None, session=session)
     runtime = build_runtime(
         config,
         stores,
-        SecretsManagerResolver(),
+        SecretsManagerResolver(session=session),
         IamPrincipalAuthenticator(config),
         home="aws",
     )

@@ -10,6 +10,9 @@ Powertools ``Logger`` (JSON lines on stdout, RFC 3339 timestamps) and one ``Trac
 - ``Tracer.capture_lambda_handler(capture_response=False)``: an X-Ray subsegment per
   invocation, annotated ColdStart/Service, with botocore calls as subsegments; the
   response (model output) is never put into the trace (errors are: type and message).
+  Only when tracing is on (``tracing_enabled``: on Lambda and ``POWERTOOLS_TRACE_DISABLED``
+  not true); otherwise no Tracer is built and ``wrapped.tracer`` is None. The stack
+  deploys with SDK subsegments off (cold start) unless ``-c xraySubsegments=true``.
 
 Cost per invocation, measured locally with tracing disabled: ~120 us, half of it the
 one summary line below (JSON formatting and the stdout write).
@@ -38,7 +41,8 @@ takes the correlation id from the adapter's ``x-amzn-request-context`` header.
 
 Configuration comes from the CDK stack's environment: ``POWERTOOLS_SERVICE_NAME``,
 ``POWERTOOLS_LOG_LEVEL``, ``POWERTOOLS_METRICS_NAMESPACE`` (the EMF sink's namespace,
-``llm_mesh.aws.metrics.NAMESPACE``), ``POWERTOOLS_TRACE_DISABLED`` for local runs.
+``llm_mesh.aws.metrics.NAMESPACE``), ``POWERTOOLS_TRACE_DISABLED`` (true locally, and on AWS
+unless SDK subsegments are opted in).
 """
 
 from __future__ import annotations
@@ -86,7 +90,28 @@ def make_logger(service: str, *, stream: IO[str] | None = None, route_mesh_logs:
     return logger
 
 
+_TRUTHY = {"1", "y", "yes", "t", "true", "on"}  # Powertools' resolve_truthy_env_var_choice (strtobool)
+
+
+def tracing_enabled(environ: Any = None) -> bool:
+    """Whether the X-Ray SDK would record anything: the same test Powertools' Tracer makes
+    (``Tracer._is_tracer_disabled``): on Lambda, not in SAM local or Chalice, and
+    ``POWERTOOLS_TRACE_DISABLED`` not truthy."""
+    environ = os.environ if environ is None else environ
+    if environ.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() in _TRUTHY:
+        return False
+    emulated = environ.get("AWS_SAM_LOCAL") or environ.get("AWS_CHALICE_CLI_MODE")
+    return bool(environ.get("LAMBDA_TASK_ROOT")) and not emulated
+
+
 def _make_tracer(service: str, logger: Any) -> Any:
+    # A disabled Tracer still imports the X-Ray SDK, whose import builds the global recorder and
+    # its sampler's botocore client: 0.25-0.45 s of every cold start (bench/cold_start.py) for a
+    # tracer that records nothing. So it is built only when it would record. Lambda's active
+    # tracing records the invocation segment either way; SDK subsegments are the opt-in
+    # (the stack's ``xraySubsegments`` context sets POWERTOOLS_TRACE_DISABLED=false).
+    if not tracing_enabled():
+        return None
     try:
         from aws_lambda_powertools import Tracer
 

@@ -24,11 +24,28 @@ def _powertools_get_secret(name: str, *, transform: str | None, max_age: int) ->
     return parameters.get_secret(name, transform=transform, max_age=max_age)
 
 
+class _SessionSecrets:
+    """Powertools' ``SecretsProvider`` on a given boto3 session (its client is created on the
+    first read), with the same per-``(name, transform)`` ``max_age`` cache as ``get_secret``."""
+
+    def __init__(self, session: Any) -> None:
+        self._session, self._provider = session, None
+
+    def __call__(self, name: str, *, transform: str | None, max_age: int) -> Any:
+        if self._provider is None:
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+            self._provider = SecretsProvider(boto3_session=self._session)
+        return self._provider.get(name, transform=transform, max_age=max_age)
+
+
 class SecretsManagerResolver:
     """``env`` refs from the environment, ``secret`` refs from Secrets Manager.
 
     ``field`` picks one key of a JSON secret (``{"api_key": "..."}``).
-    ``fetch`` is injectable for tests; it defaults to Powertools' ``get_secret``.
+    ``fetch`` is injectable for tests; it defaults to Powertools' ``get_secret``, or to a
+    Powertools provider on ``session`` (a boto3 session shared with the other clients, so the
+    SDK's endpoint data and models are loaded once: ``llm_mesh.aws.clients.default_session``).
     """
 
     def __init__(
@@ -36,10 +53,11 @@ class SecretsManagerResolver:
         environ: Mapping[str, str] | None = None,
         max_age: int = DEFAULT_MAX_AGE_S,
         fetch: Callable[..., Any] | None = None,
+        session: Any = None,
     ) -> None:
         self._environ = environ if environ is not None else os.environ
         self._max_age = max_age
-        self._fetch = fetch or _powertools_get_secret
+        self._fetch = fetch or (_SessionSecrets(session) if session is not None else _powertools_get_secret)
 
     def resolve(self, ref: SecretRefLike) -> str:
         if ref.env is not None:

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable
 
 import httpx
-
-try:
-    from httpx_aiohttp import AiohttpTransport
-except ImportError:  # pragma: no cover - the default httpcore transport still works
-    AiohttpTransport = None  # type: ignore[assignment,misc]
 
 from llm_mesh.errors import (
     ContentPolicyViolation,
@@ -105,13 +102,28 @@ class _ReleasingStream(httpx.AsyncByteStream):
                 release()
 
 
+def aiohttp_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport | None:
+    """aiohttp's transport where many requests share the process, else None (httpx's own).
+
+    httpcore's pool scans every connection per request, which costs milliseconds at a few
+    dozen concurrent requests (encode/httpx#3215); aiohttp's pool does not. On Lambda
+    (``AWS_LAMBDA_FUNCTION_NAME`` set) an instance serves one request at a time, so that
+    cost never arises, while importing aiohttp (via httpx_aiohttp) costs 0.1-0.4 s of every
+    cold start: there the import is skipped. The httpx interface is the same either way.
+    """
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return None
+    try:
+        from httpx_aiohttp import AiohttpTransport
+    except ImportError:  # pragma: no cover - the default httpcore transport still works
+        return None
+    return AiohttpTransport(limits=limits, trust_env=False)
+
+
 def build_client(base_url: str, timeouts: Any, max_connections: int, headers: dict[str, str]) -> httpx.AsyncClient:
     pool_timeout = getattr(timeouts, "pool", 30.0)
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-    # httpcore's pool scans every connection per request, which costs milliseconds at a
-    # few dozen concurrent requests (encode/httpx#3215); aiohttp's pool does not. The
-    # httpx interface stays the same for every provider.
-    transport = AiohttpTransport(limits=limits, trust_env=False) if AiohttpTransport is not None else None
+    transport = aiohttp_transport(limits)
     return _UpstreamClient(
         pool_size=max_connections,
         pool_timeout=pool_timeout,
@@ -190,10 +202,9 @@ def _dropped_connection(exc: Exception) -> bool:
     """The aiohttp transport reports a dropped or reset connection as httpx.ConnectTimeout;
     its cause says what really happened."""
     cause = exc.__cause__
-    if cause is None or AiohttpTransport is None:
+    aiohttp = sys.modules.get("aiohttp")  # an aiohttp error means aiohttp is loaded
+    if cause is None or aiohttp is None:
         return False
-    import aiohttp
-
     return isinstance(cause, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, ConnectionError)) or (
         isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, aiohttp.ServerTimeoutError)
     )
