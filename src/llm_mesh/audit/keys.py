@@ -86,23 +86,30 @@ def parse_key(text: str) -> ChainKey:
 
 
 def load_or_create_key_file(directory: str | Path) -> ChainKey:
-    """The local key: ``<directory>/audit-chain.key``, created with 0600 if absent. Creation is
-    exclusive (O_EXCL), so concurrent first writers agree on one key."""
+    """The local key: ``<directory>/audit-chain.key``, created with 0600 if absent. The key is
+    written to a private temporary file and then hard-linked into place, which is atomic and
+    fails if the name exists: concurrent first writers agree on one key, and no reader ever
+    sees the file before its line is in it."""
     path = Path(directory) / KEY_FILE_NAME
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{KEY_FILE_NAME}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_hex(32) + "\n")
-    for _ in range(100):  # another process may have created it and not yet written the line
-        text = path.read_text().strip()
-        if text:
-            return parse_key(text)
-    raise ValueError(f"audit chain key file {path} is empty")
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass  # another writer's key is in place: use it
+        finally:
+            draft.unlink(missing_ok=True)
+    text = path.read_text().strip()
+    if not text:
+        raise ValueError(f"audit chain key file {path} is empty")
+    return parse_key(text)
 
 
 def _secret_value(secret_id: str, client: Any = None) -> str:
