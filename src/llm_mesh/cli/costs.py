@@ -8,6 +8,7 @@ import time
 import click
 
 from llm_mesh.cli.paths import data_option
+from llm_mesh.cli.progress import Progress, progress_option
 from llm_mesh.cost.ledger import CostQuery, parse_tag_filters, parse_time, records_csv, run_query, to_csv
 
 
@@ -31,10 +32,11 @@ from llm_mesh.cost.ledger import CostQuery, parse_tag_filters, parse_time, recor
                    "month, the run-rate being the spend over the last --days days / --days (ignores --since/--until)")
 @click.option("--days", "lookback", default=7, show_default=True, type=click.IntRange(1, 90),
               help="run-rate window of --forecast, in days ending now")
+@progress_option
 @data_option
 @click.option("--aws", is_flag=True, help="read the DynamoDB ledger (table from MESH_TABLE_LEDGER) instead")
 def costs(since, until, app_name, team, project, route, provider, model, user, tags, group_by, as_csv, forecast,  # type: ignore[no-untyped-def]
-          lookback, data_dir, aws) -> None:
+          lookback, show_progress, data_dir, aws) -> None:
     """Costs by app, team, model... from the ledger (exact decimal USD), or (--forecast) projected to month end."""
     from llm_mesh.http.costs import month_start
 
@@ -57,7 +59,9 @@ def costs(since, until, app_name, team, project, route, provider, model, user, t
         if getattr(stores, "ledger", None) is None:
             click.echo("this store has no cost ledger (set MESH_TABLE_LEDGER)", err=True)
             sys.exit(2)
-        records, groups = run_query(stores.ledger, query)
+        progress = Progress(show_progress)
+        records, groups = run_query(_Counted(stores.ledger, progress), query)
+        progress.finish(f"ledger: {len(records)} matching records" + (f", {len(groups)} groups" if query.group_by else ""))
     finally:
         stores.close()
     if as_csv:
@@ -73,6 +77,17 @@ def costs(since, until, app_name, team, project, route, provider, model, user, t
         return
     columns = [*query.group_by, "requests", "prompt_tokens", "completion_tokens", "cache_hits", "cost_usd", "avoided_usd"]
     _table(tuple(c.upper() for c in columns), [tuple(str(g.get(c, "")) for c in columns) for g in groups])
+
+
+class _Counted:
+    """The ledger store, its ``records()`` counted on the progress line as they are read."""
+
+    def __init__(self, ledger, progress: Progress) -> None:  # type: ignore[no-untyped-def]
+        self.ledger, self.progress = ledger, progress
+
+    def records(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        found = self.ledger.records(*args, **kwargs)
+        return self.progress.iterate("ledger: records", found, len(found) if hasattr(found, "__len__") else None)
 
 
 def _forecast(group_by: str, lookback: int, app_name: str | None, as_csv: bool, data_dir: str, aws: bool) -> None:
