@@ -30,6 +30,7 @@ class RequestMetrics:
     cache_hit: bool = False
     fallback: bool = False
     extra: dict[str, float] = field(default_factory=dict)
+    endpoint: str = "chat.completions"  # the inbound API (chat.completions, embeddings...); not a dimension
 
     @property
     def error(self) -> bool:
