@@ -10,7 +10,7 @@ import pytest
 from llm_mesh.cost.forecast import DAY, ForecastWindow, forecast
 from llm_mesh.stores.interfaces import CostRecord
 
-NOW = dt.datetime(2026, 11, 11, 0, 0, tzinfo=dt.timezone.utc).timestamp()  # 10 days in, 20 left (30-day month)
+NOW = dt.datetime(2026, 11, 11, 0, 0, tzinfo=dt.UTC).timestamp()  # 10 days in, 20 left (30-day month)
 
 
 def _record(n: int, days_ago: float, app: str, cost: str, team: str | None = None) -> CostRecord:
@@ -21,10 +21,10 @@ def _record(n: int, days_ago: float, app: str, cost: str, team: str | None = Non
 def test_window_of_a_thirty_day_month():
     span = ForecastWindow.at(NOW, lookback_days=7)
     assert span.days_elapsed == 10 and span.days_left == 20
-    assert dt.datetime.fromtimestamp(span.month_end, dt.timezone.utc) == dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
-    december = ForecastWindow.at(dt.datetime(2026, 12, 31, 12, tzinfo=dt.timezone.utc).timestamp())
+    assert dt.datetime.fromtimestamp(span.month_end, dt.UTC) == dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    december = ForecastWindow.at(dt.datetime(2026, 12, 31, 12, tzinfo=dt.UTC).timestamp())
     assert december.days_left == Decimal("0.5")  # rolls into next year
-    assert dt.datetime.fromtimestamp(december.month_end, dt.timezone.utc).year == 2027
+    assert dt.datetime.fromtimestamp(december.month_end, dt.UTC).year == 2027
 
 
 def test_projection_per_app_and_team():

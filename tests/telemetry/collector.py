@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import gzip
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -32,7 +33,7 @@ class Collector:
             self.requests.append(request)
             self.changed.notify_all()
 
-    def wait_for(self, condition: Callable[["Collector"], bool], timeout: float = 30) -> None:
+    def wait_for(self, condition: Callable[[Collector], bool], timeout: float = 30) -> None:
         with self.changed:
             assert self.changed.wait_for(lambda: condition(self), timeout=timeout), "the collector never got the metrics"
 
@@ -76,7 +77,7 @@ def serve_collector() -> Iterator[Collector]:
     collector = Collector()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             if self.headers.get("content-encoding") == "gzip":
                 body = gzip.decompress(body)

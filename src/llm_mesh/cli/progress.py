@@ -8,7 +8,8 @@ each update is its own line, at most ~20 per phase, so a long run does not flood
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 import click
 

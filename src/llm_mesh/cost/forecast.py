@@ -14,9 +14,10 @@ Amounts are summed in exact decimals and printed quantized to 1e-9 USD.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 from llm_mesh.stores.interfaces import CostRecord
 
@@ -37,10 +38,10 @@ class ForecastWindow:
     lookback_days: int
 
     @classmethod
-    def at(cls, now: float, lookback_days: int = DEFAULT_LOOKBACK_DAYS) -> "ForecastWindow":
+    def at(cls, now: float, lookback_days: int = DEFAULT_LOOKBACK_DAYS) -> ForecastWindow:
         if not 1 <= lookback_days <= MAX_LOOKBACK_DAYS:
             raise ValueError(f"lookback days must be from 1 to {MAX_LOOKBACK_DAYS}")
-        moment = dt.datetime.fromtimestamp(now, dt.timezone.utc)
+        moment = dt.datetime.fromtimestamp(now, dt.UTC)
         start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
         end = (start + dt.timedelta(days=32)).replace(day=1)
         return cls(now=now, month_start=start.timestamp(), month_end=end.timestamp(), lookback_days=lookback_days)
@@ -104,7 +105,7 @@ def forecast(records: Iterable[CostRecord], span: ForecastWindow, group_by: Iter
     return {
         "object": "mesh.costs.forecast",
         "method": METHOD.format(n=span.lookback_days),
-        "now": span.now, "month": dt.datetime.fromtimestamp(span.month_start, dt.timezone.utc).strftime("%Y-%m"),
+        "now": span.now, "month": dt.datetime.fromtimestamp(span.month_start, dt.UTC).strftime("%Y-%m"),
         "month_start": span.month_start, "month_end": span.month_end, "lookback_days": span.lookback_days,
         "days_elapsed": float(round(span.days_elapsed, 4)), "days_left": float(round(span.days_left, 4)),
         "group_by": list(names), "groups": rows, "total": _row({}, *total, span),

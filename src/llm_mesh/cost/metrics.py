@@ -31,6 +31,7 @@ class RequestMetrics:
     fallback: bool = False
     extra: dict[str, float] = field(default_factory=dict)
     endpoint: str = "chat.completions"  # the inbound API (chat.completions, embeddings...); not a dimension
+    upstream_ms: float | None = None  # time spent waiting on providers (OTLP's client operation duration)
 
     @property
     def error(self) -> bool:

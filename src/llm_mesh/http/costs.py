@@ -27,7 +27,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import QueryParams
 
-from llm_mesh.cost.forecast import DEFAULT_LOOKBACK_DAYS, FORECAST_FIELDS, MAX_LOOKBACK_DAYS, ForecastWindow, ledger_forecast
+from llm_mesh.cost.forecast import (
+    DEFAULT_LOOKBACK_DAYS,
+    FORECAST_FIELDS,
+    MAX_LOOKBACK_DAYS,
+    ForecastWindow,
+    ledger_forecast,
+)
 from llm_mesh.cost.hook import CostHook
 from llm_mesh.cost.ledger import CostQuery, parse_tag_filters, parse_time, record_dict, records_csv, run_query, to_csv
 from llm_mesh.errors import InvalidRequest, MeshError, NotFound, PermissionDenied

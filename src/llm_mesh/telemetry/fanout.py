@@ -8,7 +8,8 @@ stops the others, nor the request being measured.
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from llm_mesh.cost.metrics import MetricsSink, RequestMetrics
 

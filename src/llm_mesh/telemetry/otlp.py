@@ -3,9 +3,9 @@
 Instruments (one per runtime, on the runtime's own MeterProvider, never the global one):
 
 - ``gen_ai.client.token.usage`` ({token}), with ``gen_ai.token.type`` = ``input`` | ``output``
-- ``gen_ai.client.operation.duration`` (s): the mesh as the provider's client, the whole
-  operation (failovers included), received to last byte
-- ``gen_ai.server.request.duration`` (s): the mesh as the app's server, the same span
+- ``gen_ai.client.operation.duration`` (s): the mesh as the provider's client: the time it
+  waited on providers for the request (every attempt of a failover together)
+- ``gen_ai.server.request.duration`` (s): the mesh as the app's server, received to last byte
 - ``gen_ai.server.time_to_first_token`` (s): streams only
 
 Attributes: ``gen_ai.operation.name`` (chat, embeddings, invoke_agent), ``gen_ai.system`` and
@@ -80,13 +80,18 @@ class OtlpMetricsSink:
             return
         attributes = self.attributes(metrics)
         seconds = metrics.latency_ms / 1000
-        self.operation.record(seconds, attributes)
+        upstream = metrics.upstream_ms if metrics.upstream_ms is not None else metrics.latency_ms
+        self.operation.record(upstream / 1000, attributes)
         self.server.record(seconds, attributes)
         if not metrics.error or metrics.prompt_tokens or metrics.completion_tokens:
             self.tokens.record(metrics.prompt_tokens, {**attributes, "gen_ai.token.type": "input"})
             self.tokens.record(metrics.completion_tokens, {**attributes, "gen_ai.token.type": "output"})
         if metrics.time_to_first_token_ms is not None and not metrics.error:
             self.ttft.record(metrics.time_to_first_token_ms / 1000, attributes)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def flush(self) -> None:
         """Export what has been recorded now (blocks up to the export timeout)."""
