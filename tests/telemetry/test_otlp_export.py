@@ -37,9 +37,11 @@ def _traffic(mesh) -> None:
     assert failed.value.status_code >= 500
 
 
-def test_requests_reach_the_collector_as_genai_metrics_matching_the_request_log():
+@pytest.mark.parametrize("costs", [True, False], ids=["cost-hook-emits", "observer-emits"])
+def test_requests_reach_the_collector_as_genai_metrics_matching_the_request_log(costs):
+    base = CONFIG if costs else {k: v for k, v in CONFIG.items() if k != "costs"}
     with serve_collector() as collector:
-        config = {**CONFIG, "observability": {"otlp": {"endpoint": collector.url, "export_interval_seconds": 3600,
+        config = {**base, "observability": {"otlp": {"endpoint": collector.url, "export_interval_seconds": 3600,
                                                        "headers": {"x-collector-token": {"env": "MESH_TEST_OTLP_TOKEN"}}}}}
         with serve_mesh(config, env={"MESH_TEST_OTLP_TOKEN": "t0ken"}) as mesh:
             _traffic(mesh)
