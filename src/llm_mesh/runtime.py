@@ -28,6 +28,7 @@ from llm_mesh.policy.toxicity_hook import toxicity_hook
 from llm_mesh.prompts.hook import build_prompt_hook
 from llm_mesh.providers.base import SecretResolver
 from llm_mesh.stores.interfaces import StoreBundle
+from llm_mesh.telemetry import with_telemetry
 
 Home = Literal["local", "aws"]
 
@@ -85,6 +86,9 @@ class MeshRuntime:
                 close()  # background writers (audit...) finish before the stores close
         self.log_writer.flush()
         self.log_writer.close()
+        close = getattr(self.metrics, "close", None)
+        if callable(close):
+            close()  # exporters (OTLP) push their last figures
 
 
 def build_runtime(
@@ -106,7 +110,7 @@ def build_runtime(
     )
     providers = ProviderPool(config, secrets)
     unavailable = providers.warm()
-    provided = home_extras(home, extras)
+    provided = with_telemetry(config, secrets, home_extras(home, extras))  # + OTLP when observability.otlp is set
     hooks = build_hooks(HookContext(config=config, stores=stores, secrets=secrets, home=home, extras=provided))
     service = MeshService(
         config, authenticator, providers, log_writer, health=getattr(stores, "health", None), pipeline=Pipeline.of(hooks),

@@ -50,7 +50,8 @@ def test_the_page_is_self_contained_and_never_cached(mesh):
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert page.headers["cache-control"] == "no-store"
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page.text)  # no CDN, nothing remote
-    for endpoint in ("/v1/mesh/console/spend", "/v1/mesh/console/providers", "/v1/mesh/console/budgets"):
+    for endpoint in ("/v1/mesh/console/spend", "/v1/mesh/console/providers", "/v1/mesh/console/budgets",
+                     "/v1/mesh/costs/forecast"):
         assert endpoint in page.text
 
 

@@ -5,10 +5,12 @@ Screenshots are written to $MESH_TEST_ARTIFACTS (default: the test's tmp folder)
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.console.test_console import mesh  # noqa: F401  (the module fixture: a mesh with real traffic)
@@ -42,6 +44,11 @@ def test_charts_render_real_traffic_and_a_non_admin_key_is_refused(mesh, tmp_pat
     assert 'data-chart="spend-model"' in dom and 'data-series="echo-1"' in dom
     assert 'data-series="echo:p95"' in dom and 'data-series="broken:p50"' in dom
     assert '<polyline' in dom and 'data-series="retail-monthly"' in dom
+    forecast = httpx.get(f"{mesh.root_url}/v1/mesh/costs/forecast?group_by=app&days=7",
+                         headers={"Authorization": f"Bearer {mesh.key_for('ops')}"}).json()["total"]["projected_usd"]
+    assert dom.count('data-series="forecast"') == 2  # the dashed run-rate line on both spend charts
+    drawn = re.findall(r'data-projected-usd="([0-9.]+)"', dom)  # the page asked a moment earlier: days left shrank
+    assert len(drawn) == 2 and float(drawn[0]) == pytest.approx(float(forecast), rel=1e-4) and "by month end" in dom
     assert (artifacts / "console-admin.png").stat().st_size > 10_000
 
     denied = _chromium(f"{mesh.root_url}/console#key={mesh.key_for('shop')}", tmp_path / "p2", "--dump-dom")

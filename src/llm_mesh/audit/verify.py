@@ -8,7 +8,7 @@ anyone could have re-sealed it) or ``broken`` at the first seq where something f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from llm_mesh.audit.chain import Anchor, Problem, is_unkeyed, verify_chain
 from llm_mesh.audit.keys import ChainKey, ChainKeyring
@@ -72,12 +72,14 @@ def verify_store(
     anchors: Mapping[str, Anchor | Sequence[Anchor]] | None = None,
     keyring: ChainKeyring | ChainKey | None = None,
     anchor_sink: object | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> VerifyReport:
     """Check the chain of every partition (or only ``partitions``). ``anchors`` maps a partition
     to (seq, hash) heads kept outside the store, ``anchor_sink`` adds every anchor the writers
     put there: without one, removing the most recent records of a partition cannot be seen. A
     partition named in the anchors but absent from the store is reported as truncated.
-    ``keyring`` defaults to the store's own key."""
+    ``keyring`` defaults to the store's own key. ``progress(done, total, partition)`` is
+    called after each partition."""
     if keyring is None:
         keyring = getattr(store, "key", None)
     kept = _anchors_by_partition(anchors, anchor_sink.anchors() if anchor_sink is not None else None)
@@ -96,4 +98,6 @@ def verify_store(
         else:
             status = PartitionStatus(partition, len(records), UNKEYED if is_unkeyed(records) else INTACT)
         statuses.append(status)
+        if progress is not None:
+            progress(len(statuses), len(names), f"{partition} ({records_checked} records)")
     return VerifyReport(len(names), records_checked, problems, statuses)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from llm_mesh.cli.progress import Progress, progress_option
 from llm_mesh.cost.ledger import parse_time
 
 DAY_S = 86_400
@@ -35,16 +36,20 @@ def _window(since: str | None, until: str | None) -> tuple[float, float]:
     return start, end
 
 
-def _profile_from_log(data_dir: str, since: str | None, until: str | None, limit: int):  # type: ignore[no-untyped-def]
+def _profile_from_log(data_dir: str, since: str | None, until: str | None, limit: int,  # type: ignore[no-untyped-def]
+                      progress: Progress | None = None):
     from llm_mesh.cli.costs import _open
     from llm_mesh.fleet.profile import build_profile, entries_in_window
 
+    progress = progress or Progress(False)
     start, end = _window(since, until)
     stores = _open(data_dir, aws=False)
     try:
+        progress.stage("fleet: reading the request log")
         entries = entries_in_window(stores.request_log, start, end, limit)
     finally:
         stores.close()
+    progress.stage(f"fleet: profiling {len(entries)} requests")
     return build_profile(entries, end - start), start, end
 
 
@@ -54,11 +59,14 @@ def _profile_from_log(data_dir: str, since: str | None, until: str | None, limit
 @click.option("--limit", default=1_000_000, show_default=True, help="most request-log rows read")
 @click.option("--data-dir", default=".mesh", show_default=True, help="the embedded store")
 @click.option("--json", "as_json", is_flag=True, help="JSON on stdout (input to `mesh fleet plan --profile`)")
-def profile(since: str | None, until: str | None, limit: int, data_dir: str, as_json: bool) -> None:
+@progress_option
+def profile(since: str | None, until: str | None, limit: int, data_dir: str, as_json: bool, show_progress: bool | None) -> None:
     """Per-route traffic from the request log: requests/s, tokens per request, peak concurrency."""
     from llm_mesh.fleet.profile import profile_json
 
-    traffic, start, end = _profile_from_log(data_dir, since, until, limit)
+    progress = Progress(show_progress)
+    traffic, start, end = _profile_from_log(data_dir, since, until, limit, progress)
+    progress.finish(f"fleet: {len(traffic)} route(s) profiled")
     if as_json:
         click.echo(json.dumps(profile_json(traffic, start, end), indent=2))
         return
@@ -79,7 +87,8 @@ def profile(since: str | None, until: str | None, limit: int, data_dir: str, as_
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--deploy", "deploy_file", default=None, type=click.Path(dir_okay=False),
               help="also write the endpoints / inference components the plan needs (JSON)")
-def plan(config_file, profile_file, since, until, data_dir, exact, as_json, deploy_file) -> None:  # type: ignore[no-untyped-def]
+@progress_option
+def plan(config_file, profile_file, since, until, data_dir, exact, as_json, deploy_file, show_progress) -> None:  # type: ignore[no-untyped-def]
     """Place model copies on GPU pools at least cost; print the reasons and the saving."""
     from llm_mesh.cli.common import _load
     from llm_mesh.fleet.catalogue import load_catalogue
@@ -89,7 +98,10 @@ def plan(config_file, profile_file, since, until, data_dir, exact, as_json, depl
     config, _ = _load(config_file)
     if config.fleet is None or not config.fleet.models:
         _fail("this config has no fleet: models to plan")
-    traffic = _traffic(profile_file, since, until, data_dir)
+    progress = Progress(show_progress)
+    traffic = _traffic(profile_file, since, until, data_dir, progress)
+    progress.stage(f"fleet: planning {len(config.fleet.models)} model(s) onto {len(config.fleet.pools)} pool(s)"
+                   + (" (exhaustive)" if exact else ""))
     try:
         if exact:
             from llm_mesh.fleet.exact import plan_exact
@@ -100,6 +112,7 @@ def plan(config_file, profile_file, since, until, data_dir, exact, as_json, depl
         baseline, detail = dedicated_baseline(config.fleet, traffic)
     except PlanError as exc:
         _fail(f"cannot plan: {exc}")
+    progress.finish("fleet: plan ready")
     document = plan_document(chosen, baseline, detail, load_catalogue(config.fleet.catalogue).as_of)
     click.echo(json.dumps(document, indent=2) if as_json else plan_text(document))
     if deploy_file:
@@ -108,7 +121,8 @@ def plan(config_file, profile_file, since, until, data_dir, exact, as_json, depl
         Path(deploy_file).write_text(json.dumps(deploy_document(chosen, config.fleet), indent=2), encoding="utf-8")
 
 
-def _traffic(profile_file: str | None, since: str | None, until: str | None, data_dir: str):  # type: ignore[no-untyped-def]
+def _traffic(profile_file: str | None, since: str | None, until: str | None, data_dir: str,  # type: ignore[no-untyped-def]
+             progress: Progress | None = None):
     from llm_mesh.fleet.profile import parse_profile
 
     if profile_file:
@@ -117,5 +131,5 @@ def _traffic(profile_file: str | None, since: str | None, until: str | None, dat
         except (OSError, ValueError) as exc:
             _fail(f"--profile {profile_file}: {exc}")
     if since:
-        return _profile_from_log(data_dir, since, until, 1_000_000)[0]
+        return _profile_from_log(data_dir, since, until, 1_000_000, progress)[0]
     return None

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from llm_mesh.cli.common import _load, config_option, data_option
+from llm_mesh.cli.progress import Progress, progress_option
 
 
 def _engines_for(config: Any, app: str | None, route: str | None, policy: str | None):
@@ -185,7 +186,9 @@ def _save_heads(store, anchors_file: str | None, anchors: dict, partitions: tupl
               help="JSON file of partition heads kept from an earlier run (catches removal of the latest records)")
 @click.option("--save-anchors", is_flag=True, help="write the current heads to --anchors when the chain is intact")
 @click.option("--partition", "partitions", multiple=True, help="only these partitions")
-def audit_verify(data_dir: str, dynamodb: bool, endpoint_url: str | None, anchors_file: str | None, save_anchors: bool, partitions: tuple[str, ...]) -> None:
+@progress_option
+def audit_verify(data_dir: str, dynamodb: bool, endpoint_url: str | None, anchors_file: str | None, save_anchors: bool,
+                 partitions: tuple[str, ...], show_progress: bool | None) -> None:
     """Recompute every chain (HMAC with the chain key) and check it against every anchor the
     writers kept (the data dir's anchor file, or the S3 bucket named by MESH_AUDIT_ANCHOR_BUCKET).
     Exit 0: intact; 1: broken (the output names each partition and the first bad sequence);
@@ -196,8 +199,11 @@ def audit_verify(data_dir: str, dynamodb: bool, endpoint_url: str | None, anchor
     anchors: dict[str, tuple[int, str]] = {}
     if anchors_file and Path(anchors_file).exists():
         anchors = {p: (int(v[0]), str(v[1])) for p, v in json.loads(Path(anchors_file).read_text()).items()}
+    progress = Progress(show_progress)
+    progress.stage("audit verify: listing partitions")
     report = verify_store(store, partitions=list(partitions) or None, anchors=anchors,
-                          anchor_sink=_anchor_sink(store, dynamodb))
+                          anchor_sink=_anchor_sink(store, dynamodb), progress=progress.callback("audit verify: partitions"))
+    progress.finish()
     click.echo(report.summary())
     if report.ok and save_anchors:
         _save_heads(store, anchors_file, anchors, partitions)

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from llm_mesh.cli.common import _load, _stores, _table, config_option, data_option
+from llm_mesh.cli.progress import progress_option
 
 
 def _runtime(config_file: str | None, data_dir: str) -> Any:
@@ -165,12 +166,19 @@ def experiments() -> None:
 @experiments.command("report")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True)
+@progress_option
 @config_option
 @data_option
-def experiments_report(name: str, as_json: bool, config_file: str | None, data_dir: str) -> None:
+def experiments_report(name: str, as_json: bool, show_progress: bool | None, config_file: str | None, data_dir: str) -> None:
+    from llm_mesh.cli.progress import Progress
     from llm_mesh.http.prompts import _finite
 
-    report = _finite(_prompt_hook(config_file, data_dir).experiments.report(name))
+    progress = Progress(show_progress)
+    progress.stage(f"experiment {name}: opening the store")
+    hook = _prompt_hook(config_file, data_dir)
+    progress.stage(f"experiment {name}: reading outcomes and testing variants")
+    report = _finite(hook.experiments.report(name))
+    progress.finish(f"experiment {name}: {sum(v['requests'] for v in report['variants'])} outcomes")
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return

@@ -23,6 +23,7 @@ from llm_mesh.prompts.config import ExperimentConfig, PromptsConfig
 from llm_mesh.config.self_hosted import SelfHostedSection
 from llm_mesh.config.base import SecretRef, Strict  # noqa: F401  (SecretRef re-exported: part of the schema's surface)
 from llm_mesh.fleet.config import FleetSection
+from llm_mesh.telemetry.config import ObservabilityConfig
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
 _NAME = re.compile(NAME_PATTERN)
@@ -223,6 +224,8 @@ class MeshConfig(Strict):
     agents: AgentsSection = Field(default_factory=AgentsSection, description="agent tools and definitions")
     costs: CostConfig | None = Field(default=None, description="prices, budgets, rate limits, cache, ledger")
     fleet: FleetSection | None = Field(default=None, description="GPU pools and self-hosted models the fleet planner packs")
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig,
+                                               description="optional telemetry export (OpenTelemetry OTLP), off by default")
 
     @model_validator(mode="after")
     def _references(self) -> "MeshConfig":

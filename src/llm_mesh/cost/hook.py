@@ -357,6 +357,7 @@ class CostHook(BaseHook):
             latency_ms=ctx.elapsed_ms(), time_to_first_token_ms=ctx.time_to_first_token_ms(),
             prompt_tokens=usage.prompt_tokens + usage.embedding_tokens, completion_tokens=usage.output_tokens,
             cost_usd=float(cost.total), cache_hit=hit, fallback=ctx.attempts > 1 or ctx.fallback_reason is not None,
+            endpoint=ctx.endpoint, upstream_ms=ctx.upstream_seconds * 1000.0,
         ))
 
     def _store_stream(self, ctx: RequestContext, state: _State) -> None:

@@ -30,6 +30,8 @@ class RequestMetrics:
     cache_hit: bool = False
     fallback: bool = False
     extra: dict[str, float] = field(default_factory=dict)
+    endpoint: str = "chat.completions"  # the inbound API (chat.completions, embeddings...); not a dimension
+    upstream_ms: float | None = None  # time spent waiting on providers (OTLP's client operation duration)
 
     @property
     def error(self) -> bool:

@@ -49,6 +49,7 @@ def request_metrics(ctx: Any, outcome: Any) -> RequestMetrics:
         completion_tokens=usage.completion_tokens if usage else 0,
         cache_hit=bool(outcome.served_from_cache),
         fallback=ctx.attempts > 1 or getattr(ctx, "fallback_reason", None) is not None,
+        endpoint=getattr(ctx, "endpoint", "chat.completions"), upstream_ms=getattr(ctx, "upstream_seconds", 0.0) * 1000.0,
     )
 
 

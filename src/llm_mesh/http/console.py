@@ -5,6 +5,7 @@ admin JSON endpoints it draws from the same stores the CLI reads.
 - ``GET /v1/mesh/console/providers?hours=24``: requests, p50/p95 latency, error and
   rejection rates per provider, and hourly p95 per provider (request log)
 - ``GET /v1/mesh/console/budgets``: each budget's spend, limit and burn in its period
+- the spend charts' dashed forecast line comes from ``GET /v1/mesh/costs/forecast`` (http/costs.py)
 
 The page itself holds no data: it asks for an admin key (kept in the tab's
 sessionStorage) and sends it as a Bearer token. Nothing here is cached.

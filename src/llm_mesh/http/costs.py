@@ -8,6 +8,10 @@ every app's (and may filter with ``app=``). Query parameters: ``since``/``until`
 day, month, tag:<key>), ``format=csv`` (grouped rows, or records when no group_by),
 ``records=true`` (include the records in JSON).
 
+``GET /v1/mesh/costs/forecast`` (admin): month-end projection per group (``group_by``,
+default ``app``; ``days`` of run-rate, default 7; ``app`` to narrow), method in
+``llm_mesh.cost.forecast`` and repeated in the answer's ``method`` field.
+
 Mounting it also binds the semantic cache's embedder to the service (embeddings
 go through the mesh as the calling app).
 """
@@ -15,6 +19,7 @@ go through the mesh as the calling app).
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from typing import Any
 
@@ -22,12 +27,20 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import QueryParams
 
+from llm_mesh.cost.forecast import (
+    DEFAULT_LOOKBACK_DAYS,
+    FORECAST_FIELDS,
+    MAX_LOOKBACK_DAYS,
+    ForecastWindow,
+    ledger_forecast,
+)
 from llm_mesh.cost.hook import CostHook
 from llm_mesh.cost.ledger import CostQuery, parse_tag_filters, parse_time, record_dict, records_csv, run_query, to_csv
 from llm_mesh.errors import InvalidRequest, MeshError, NotFound, PermissionDenied
 from llm_mesh.gateway.context import RequestContext
 from llm_mesh.http.app import error_response
 from llm_mesh.http.identity import inbound_identity
+from llm_mesh.http.management import require_admin
 from llm_mesh.identity import Caller
 from llm_mesh.runtime import MeshRuntime
 from llm_mesh.wire.openai_embeddings import EmbeddingsRequest
@@ -51,6 +64,11 @@ def mount(app: FastAPI, runtime: MeshRuntime) -> None:
     for hook in runtime.service.hooks:
         if isinstance(hook, CostHook) and hook.embedder is None:
             hook.embedder = _service_embedder(runtime)
+
+    @app.get("/v1/mesh/costs/forecast", openapi_extra=FORECAST_OPENAPI)
+    async def costs_forecast(request: Request) -> Response:
+        """Month-end spend projection per app, team... (admin)."""
+        return forecast_answer(runtime, request)
 
     @app.get("/v1/mesh/costs")
     async def costs(request: Request) -> Response:
@@ -127,3 +145,41 @@ def budgets_answer(runtime: MeshRuntime, request: Request) -> Response:
     except MeshError as error:
         return error_response(error, ctx)
     return JSONResponse({"object": "list", "data": rows}, headers=ctx.response_headers())
+
+
+FORECAST_OPENAPI: dict[str, Any] = {
+    "parameters": [
+        {"name": "days", "in": "query", "required": False, "description": "run-rate window in days (ending now)",
+         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LOOKBACK_DAYS, "default": DEFAULT_LOOKBACK_DAYS}},
+        {"name": "group_by", "in": "query", "required": False, "description": "comma list of " + ", ".join(FORECAST_FIELDS),
+         "schema": {"type": "string", "default": "app"}},
+        {"name": "app", "in": "query", "required": False, "description": "only this app's spend",
+         "schema": {"type": "string"}},
+    ],
+    "responses": {
+        "200": {"description": "projected = month-to-date + (spend over the last `days` days / `days`) x days left"},
+        "400": {"description": "bad parameter (OpenAI error shape)"},
+        "403": {"description": "not an admin app"},
+    },
+}
+
+
+def forecast_answer(runtime: MeshRuntime, request: Request) -> Response:
+    ctx = RequestContext(endpoint="mesh.costs.forecast")
+    params = request.query_params
+    try:
+        require_admin(runtime, ctx, request)
+        ledger = getattr(runtime.stores, "ledger", None)
+        if ledger is None:
+            raise NotFound("this mesh has no cost ledger (no ledger table)")
+        days = params.get("days", str(DEFAULT_LOOKBACK_DAYS))
+        if not re.fullmatch(r"[0-9]{1,3}", days) or not 1 <= int(days) <= MAX_LOOKBACK_DAYS:
+            raise InvalidRequest(f"days must be an integer from 1 to {MAX_LOOKBACK_DAYS}", param="days")
+        group_by = tuple(g for g in (params.get("group_by") or "app").split(",") if g)
+        try:
+            body = ledger_forecast(ledger, ForecastWindow.at(time.time(), int(days)), group_by, app=params.get("app"))
+        except ValueError as exc:
+            raise InvalidRequest(str(exc), param="group_by") from None
+    except MeshError as error:
+        return error_response(error, ctx)
+    return JSONResponse(body, headers={**ctx.response_headers(), "cache-control": "no-store"})
