@@ -195,6 +195,12 @@ def test_rate_limit_429_with_retry_after(upstream):
     costs = {"limits": [{"scope": "app", "match": "bot", "requests_per_minute": 3},
                         {"scope": "route", "match": "big", "tokens_per_minute": 200}]}
     with serve_mesh(_config(upstream, costs), env={"FAKE_KEY": "k"}) as mesh:
+        # the windows are per clock minute: freeze the cost hook's clock mid-minute, so the four
+        # requests can never straddle a minute boundary (which let the fourth through)
+        frozen = (time.time() // 60) * 60 + 30
+        for hook in mesh.runtime.service.hooks:
+            if hook.name == "costs":
+                hook.clock = lambda: frozen
         bot = client(mesh)
         for _ in range(3):
             bot.chat.completions.create(model="gpt", messages=HELLO)
