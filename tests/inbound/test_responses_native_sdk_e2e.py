@@ -37,8 +37,10 @@ def mesh():
                            {"provider": "plain", "model": "gpt-4o-mini"}]}},
             "policies": {"pii": {"actions": {"EMAIL": "redact"}, "restore_output": True}},
             "governance": {"bindings": {"default": "pii"}},
-            "apps": {"test": {"routes": "*", "admin": True}},
-            "costs": {"apps": {"test": {"team": "t", "project": "p"}}},
+            "apps": {"test": {"routes": "*", "admin": True}, "broke": {"routes": ["native"]}},
+            "costs": {"apps": {"test": {"team": "t", "project": "p"}},
+                      "budgets": [{"name": "broke-hard", "scope": "app", "match": "broke", "limit_usd": "0.0000001",
+                                   "mode": "hard"}]},
         }
         with serve_mesh(config, env={"FAKE_KEY": "k"}) as running:
             running.fake = fake
@@ -167,3 +169,11 @@ def test_a_setting_that_could_carry_text_is_refused_with_a_clear_400(mesh, clien
     with pytest.raises(openai.BadRequestError) as raised:
         client.responses.create(model="native", input="hi", truncation=f"to {EMAIL}")  # type: ignore[arg-type]
     assert raised.value.body["param"] == "truncation" and EMAIL not in str(raised.value)
+
+
+def test_budget_admission_still_applies_before_a_native_call(mesh):
+    mesh.fake.requests.clear()
+    broke = openai.OpenAI(base_url=mesh.base_url, api_key=mesh.key_for("broke"), max_retries=0)
+    with pytest.raises(openai.RateLimitError) as raised:
+        broke.responses.create(model="native", input="a question that costs more than the budget allows " * 20)
+    assert raised.value.body["code"] == "budget_exceeded" and not mesh.fake.requests
