@@ -6,7 +6,8 @@ message / function_call / function_call_output items, function tools, ``text.for
 user text``, or a call of the first tool while no tool result is in. Non-streamed it is a
 ``response`` object; with ``stream: true`` the documented typed events
 (``event: <type>`` + ``data:``), ending with ``response.completed`` and no ``[DONE]``.
-Usage is ``input_tokens`` / ``output_tokens``; the last one served is kept on
+``malformed_json`` truncates the body; ``stream_error_after=N`` ends the stream after N events
+with ``response.failed``. Usage is ``input_tokens`` / ``output_tokens``; the last one served is kept on
 ``fake.responses_usage`` so tests can compare the mesh's ledger with what the upstream billed.
 """
 
@@ -92,8 +93,15 @@ def responses_plan(fake: Any, payload: dict[str, Any], model: str, b: Any, reque
                 "status": "completed", "model": model, "output": [item], "usage": usage, "error": None,
                 "incomplete_details": None, "store": payload.get("store", True)}
     if not payload.get("stream"):
-        return fake._json_plan(200, response, request_id)
+        plan = fake._json_plan(200, response, request_id)
+        if b.malformed_json:
+            plan.body = plan.body[: len(plan.body) // 2]
+        return plan
     events = _stream_events(response, item, text)
+    if b.stream_error_after is not None:  # the documented mid-stream failure: a response.failed event
+        del events[max(0, b.stream_error_after):]
+        error = {"code": "server_error", "message": b.error_message or "The server had an error."}
+        events.append(_event("response.failed", len(events), response={**response, "status": "failed", "error": error}))
     return base._Plan(headers=[("content-type", "text/event-stream; charset=utf-8"), ("x-request-id", request_id)],
                       events=events, delay=b.chunk_delay_ms / 1000)
 

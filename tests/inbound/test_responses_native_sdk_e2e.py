@@ -32,6 +32,9 @@ def mesh():
                           "plain": {"kind": "openai", **upstream}},
             "routes": {"native": {"provider": "native", "model": "gpt-4o-mini"},
                        "plain": {"provider": "plain", "model": "gpt-4o-mini"},
+                       "broken": {"provider": "native", "model": "gpt-4o-mini;malformed_json", "retry": {"attempts": 0}},
+                       "failing": {"provider": "native", "model": "gpt-4o-mini;stream_error_after=6",
+                                   "retry": {"attempts": 0}},
                        "fallback": {"strategy": "priority", "retry": {"attempts": 0}, "targets": [
                            {"provider": "native", "model": "gpt-4o-mini;status=503"},
                            {"provider": "plain", "model": "gpt-4o-mini"}]}},
@@ -177,3 +180,19 @@ def test_budget_admission_still_applies_before_a_native_call(mesh):
     with pytest.raises(openai.RateLimitError) as raised:
         broke.responses.create(model="native", input="a question that costs more than the budget allows " * 20)
     assert raised.value.body["code"] == "budget_exceeded" and not mesh.fake.requests
+
+
+def test_a_malformed_native_answer_is_a_502_in_openai_error_shape(mesh, client):
+    with pytest.raises(openai.InternalServerError) as raised:
+        client.responses.create(model="broken", input="hi")
+    assert raised.value.status_code == 502 and raised.value.body["type"] == "upstream_error"
+
+
+def test_a_native_stream_that_fails_mid_way_ends_with_the_failed_event(mesh, client):
+    with client.responses.with_streaming_response.create(model="failing", input="one two three four", stream=True) as raw:
+        request_id = raw.headers["x-mesh-request-id"]
+        kinds = [event.type for event in raw.parse()]
+    # Text had begun upstream, so the stream was open; the policy held the unfinished sentence back.
+    assert kinds[0] == "response.created" and kinds[-2:] == ["error", "response.failed"]
+    _, entry = _billed(mesh, request_id)
+    assert (entry.status, entry.error_code) == (502, "bad_gateway")
