@@ -196,3 +196,25 @@ def test_a_native_stream_that_fails_mid_way_ends_with_the_failed_event(mesh, cli
     assert kinds[0] == "response.created" and kinds[-2:] == ["error", "response.failed"]
     _, entry = _billed(mesh, request_id)
     assert (entry.status, entry.error_code) == (502, "bad_gateway")
+
+
+def test_openai_agents_runner_over_a_native_target(mesh):
+    agents = pytest.importorskip("agents")
+    agents.set_tracing_disabled(True)  # the SDK would export traces to api.openai.com
+    seen: list[str] = []
+
+    @agents.function_tool
+    def get_order(number: str) -> str:
+        """Look an order up by its number."""
+        seen.append(number)
+        return f"order {number} goes to {EMAIL}"
+
+    mesh.fake.requests.clear()
+    client = openai.AsyncOpenAI(base_url=mesh.base_url, api_key=mesh.api_key, max_retries=0)
+    model = agents.OpenAIResponsesModel(model="native", openai_client=client)  # the SDK's default model class
+    agent = agents.Agent(name="support", instructions="Answer about orders.", tools=[get_order], model=model)
+    result = agents.Runner.run_sync(agent, "where is order 42?")
+    assert seen == ["where is order 42?"] and result.final_output == "Echo: where is order 42?"
+    bodies = [r.json for r in mesh.fake.requests]
+    assert [r.path for r in mesh.fake.requests] == ["/v1/responses", "/v1/responses"]
+    assert EMAIL not in json.dumps(bodies) and "[EMAIL_1]" in json.dumps(bodies[-1]["input"])
