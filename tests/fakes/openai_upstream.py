@@ -11,6 +11,8 @@ uvloop when available) that speaks OpenAI's documented wire format:
   ``"none"``; ``response_format`` json_object / json_schema give JSON content.
 - ``POST /v1/embeddings``: a ``list`` of ``embedding`` objects, deterministic unit vectors,
   ``dimensions`` honoured, ``encoding_format`` float or base64.
+- ``POST /v1/responses``: the same answers in the Responses API's shape and typed events
+  (``tests.fakes.openai_responses_fake``).
 - ``GET /v1/models`` and ``GET /v1/models/{id}``. Every path also works without ``/v1``.
 - errors as ``{"error": {"message", "type", "param", "code"}}``; 429 with ``Retry-After``.
 
@@ -367,6 +369,7 @@ class FakeOpenAI:
         self.host = "127.0.0.1"
         self.port = 0
         self._ids = itertools.count(1)
+        self.responses_usage: dict[str, Any] | None = None  # the usage of the last /v1/responses answer
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
         self._thread: threading.Thread | None = None
@@ -488,7 +491,7 @@ class FakeOpenAI:
                 if method != "GET":
                     raise _HttpError(405, f"Invalid method for URL ({method} /v1{path})")
                 return self._models(path, request_id)
-            if path not in ("/chat/completions", "/embeddings"):
+            if path not in ("/chat/completions", "/embeddings", "/responses"):
                 raise _HttpError(404, f"Invalid URL ({method} /v1{path})")
             if method != "POST":
                 raise _HttpError(405, f"Invalid method for URL ({method} /v1{path})")
@@ -511,6 +514,10 @@ class FakeOpenAI:
                 return self._error_plan(behaviour, request_id)
             if path == "/embeddings":
                 plan = self._embeddings(payload, base_model, behaviour, request_id)
+            elif path == "/responses":
+                from tests.fakes.openai_responses_fake import responses_plan
+
+                plan = responses_plan(self, payload, base_model, behaviour, request_id)
             else:
                 plan = self._chat(payload, base_model, behaviour, request_id)
             plan.latency = behaviour.latency_ms / 1000

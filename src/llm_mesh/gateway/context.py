@@ -75,6 +75,9 @@ class RequestContext:
     attempts: int = 0
     fallback_reason: str | None = None
     first_token_at: float | None = None
+    # Set by the /v1/responses adapter: the Responses-only settings a native target gets
+    # (gateway.native_responses); None on every other endpoint.
+    responses_settings: dict[str, Any] | None = None
     # --- settle, observe
     cost_usd: Decimal | None = None  # the one settled price of the request (settle stage)
     audit_capture: Any = None  # what the audit stage keeps of the request and answer for an encrypted payload

@@ -30,6 +30,7 @@ from llm_mesh.errors import (
 from llm_mesh.cost.prices import PriceTable, planner_price_lookup
 from llm_mesh.gateway.context import RequestContext
 from llm_mesh.gateway.hooks import Outcome, RequestHook
+from llm_mesh.gateway.native_responses import chat_call, stream_call
 from llm_mesh.gateway.offload import off_loop
 from llm_mesh.gateway.pipeline import Pipeline
 from llm_mesh.gateway.replay import replay_as_stream
@@ -274,7 +275,7 @@ class MeshService:
             async def call(attempt: Attempt) -> ChatCompletion:
                 provider = self.providers.get(attempt.provider)
                 upstream = request.model_copy(update={"model": attempt.model, "stream": None, "stream_options": None})
-                return await provider.chat(upstream)
+                return await chat_call(ctx, provider)(upstream)
 
             facts = self._facts(ctx, Requirements.of_chat(request), lambda: count_messages(request.messages))
             answer = await self._with_failover(ctx, facts, call)
@@ -322,7 +323,7 @@ class MeshService:
             async def call(attempt: Attempt) -> ChatStream:
                 provider = self.providers.get(attempt.provider)
                 upstream = request.model_copy(update={"model": attempt.model})
-                iterator = provider.chat_stream(upstream).__aiter__()
+                iterator = stream_call(ctx, provider)(upstream).__aiter__()
                 head: list[ChatCompletionChunk] = []
                 # Hold back chunks that carry nothing visible (the role chunk): a failure
                 # before real content still lets the next target answer the client.

@@ -28,6 +28,7 @@ from llm_mesh.http.body import read_json, validate
 from llm_mesh.http.request_scope import caller_context
 from llm_mesh.inbound.openai_responses.capture import Capture, find_capture_hook
 from llm_mesh.inbound.openai_responses.items import check_id, list_page
+from llm_mesh.inbound.openai_responses.passthrough import native_settings
 from llm_mesh.inbound.openai_responses.state import ConversationState, app_of, not_found, response_store_for
 from llm_mesh.inbound.openai_responses.stream_events import response_events
 from llm_mesh.inbound.openai_responses.translate_responses_chat import new_response_id, to_chat_request, to_response
@@ -50,6 +51,7 @@ def mount(app: FastAPI, runtime: MeshRuntime) -> None:
         store, history = state.wants_store(body), state.history(ctx, body)
         chat = to_chat_request(body, history)
         canonical = validate(ChatCompletionRequest, chat)
+        ctx.responses_settings = native_settings(body)
         response_id = new_response_id()
         capture = state.watch(ctx, store)
         try:

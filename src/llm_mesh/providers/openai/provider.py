@@ -12,7 +12,9 @@ from llm_mesh.providers.base import Capabilities, SecretResolver
 from llm_mesh.providers.common.http_provider import api_key_client
 from llm_mesh.providers.http_base import post_json
 from llm_mesh.providers.openai import translate_openai_openai as wire
+from llm_mesh.providers.openai import translate_openai_responses as responses_wire
 from llm_mesh.providers.openai.options import OpenAIOptions
+from llm_mesh.providers.openai.responses_stream import ResponsesStreamReader
 from llm_mesh.providers.openai_compat import stream_chunks
 from llm_mesh.wire.openai_chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 from llm_mesh.wire.openai_embeddings import EmbeddingsRequest, EmbeddingsResponse
@@ -36,6 +38,9 @@ class OpenAIProvider:
         # Absolute URLs parsed once: httpx re-parses a relative path on every request.
         self._chat_url = httpx.URL(base_url + "/chat/completions")
         self._embeddings_url = httpx.URL(base_url + "/embeddings")
+        self._responses_url = httpx.URL(base_url + "/responses")
+        # The service sends /v1/responses requests through responses_chat(_stream) when True.
+        self.speaks_responses = self._options.responses == "native"
 
     def capabilities(self, model: str) -> Capabilities:
         return Capabilities(embeddings=True, context_window=self._options.context_window)
@@ -57,6 +62,21 @@ class OpenAIProvider:
         if isinstance(payload, dict) and "error" in payload:
             raise UpstreamError(f"provider {self.name} reported an error mid-stream")
         return (wire.chat_chunk(payload),)
+
+    async def responses_chat(self, request: ChatCompletionRequest, settings: dict[str, Any]) -> ChatCompletion:
+        """The screened request to the upstream's own ``/v1/responses`` (``options.responses: native``)."""
+        body = responses_wire.responses_body(request, settings, stream=False)
+        data = await post_json(self._client, self.name, self._responses_url, body)
+        try:
+            return responses_wire.chat_response(data, request.model)
+        except (ValueError, TypeError, AttributeError):
+            raise UpstreamError(f"provider {self.name} returned a malformed response") from None
+
+    def responses_chat_stream(self, request: ChatCompletionRequest, settings: dict[str, Any]) -> AsyncIterator[ChatCompletionChunk]:
+        reader = ResponsesStreamReader(self.name, request.model)
+        body = responses_wire.responses_body(request, settings, stream=True)
+        return stream_chunks(self._client, self.name, self._responses_url, body, reader.feed,
+                             finished=lambda: reader.done)
 
     async def embed(self, request: EmbeddingsRequest) -> EmbeddingsResponse:
         body = wire.embeddings_request_body(request, send_dimensions=self._options.embedding_dimensions)
