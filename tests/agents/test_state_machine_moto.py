@@ -181,7 +181,8 @@ def _execute(synthesized: Synthesized, execution_input: dict[str, Any]) -> dict[
         definition = definition.replace("${" + key + "}", arn)
     sfn = boto3.client("stepfunctions", region_name=REGION)
     machine = sfn.create_state_machine(name="agents", definition=definition, roleArn=role)["stateMachineArn"]
-    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps(execution_input))["executionArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, input=json.dumps(execution_input),
+                                    name=execution_input["run_id"])["executionArn"]  # named after its run, as deployed
     deadline = time.monotonic() + 60
     while True:
         described = sfn.describe_execution(executionArn=execution)
@@ -237,3 +238,156 @@ def test_moto_executes_the_synthesized_machine_like_the_local_runner(
     # Every task ran through the Lambda hook, in the state machine's order.
     assert lambda_in_process == ["route", "redact", "invoke_model", "decide", "run_tool", "decide",
                                  "redact", "invoke_model", "decide"]
+
+
+# ---------------------------------------------------------------- large payloads and bad endings
+
+BIG_QUESTION = "SELECT customer, total FROM orders"
+
+
+def _big_tool_config(synthesized: Synthesized, tmp_path: Path) -> tuple[Path, int]:
+    """A config whose SQL tool returns one ~1 MiB row (multi-byte text: ä, 漢, emoji)."""
+    import sqlite3
+
+    db = tmp_path / "big.db"
+    unit = "Grüße 漢字 🚀 order-note; "  # 28 chars, 47 UTF-8 bytes
+    note = unit * (1_048_576 // len(unit.encode()) + 1)
+    conn = sqlite3.connect(db)
+    conn.executescript("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer TEXT, total REAL);")
+    conn.execute("INSERT INTO orders (customer, total) VALUES (?, ?)", (note, 1.0))
+    conn.commit()
+    conn.close()
+    text = _config("http://x", db).replace("max_rows: 50}", "max_rows: 50, max_result_bytes: 5000000}")
+    bundled = (synthesized.build_dir / "functions" / "agent_tasks" / "mesh.yaml").read_text()
+    base_url = bundled.split('base_url: "', 1)[1].split('"', 1)[0]
+    path = tmp_path / "mesh-big.yaml"
+    path.write_text(text.replace("http://x", base_url))
+    return path, len(note.encode())
+
+
+@pytest.fixture()
+def state_sizes(monkeypatch: pytest.MonkeyPatch, lambda_in_process: list[str]) -> list[int]:
+    """Bytes of every state handed to a task and returned by it (the lambda hook's payloads)."""
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    sizes: list[int] = []
+    hooked = LambdaSimpleBackend.invoke
+
+    def measured(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> bytes:
+        event = json.loads(body or "{}")
+        sizes.append(len(json.dumps(event.get("state") or {}).encode()))
+        result = hooked(self, function_name, qualifier, body, headers, response_headers)
+        sizes.append(len(result))
+        return result
+
+    monkeypatch.setattr(LambdaSimpleBackend, "invoke", measured)
+    return sizes
+
+
+def test_a_one_mib_unicode_tool_result_finishes_in_moto(
+    synthesized: Synthesized, state_sizes: list[int], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake: Any
+) -> None:
+    from moto import mock_aws
+
+    from llm_mesh.stores.dynamodb import create_tables
+
+    config_path, note_bytes = _big_tool_config(synthesized, tmp_path)
+    names = _aws_env(monkeypatch, synthesized)
+    monkeypatch.setenv("MESH_CONFIG", str(config_path))
+    lambda_tasks.set_env_factory(None)
+    try:
+        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
+            create_tables(boto3.client("dynamodb", region_name=REGION), names)
+            described = _execute(synthesized, {
+                "agent": "analyst", "input": BIG_QUESTION, "app": "bot",
+                "principal": "arn:aws:iam::123456789012:role/bot", "run_id": "run_big_1",
+            })
+            store = lambda_tasks.environment().store
+            run, steps = store.get_run("run_big_1"), store.steps("run_big_1")
+    finally:
+        lambda_tasks.set_env_factory(None)
+
+    assert described["status"] == "SUCCEEDED", described
+    assert run["status"] == "succeeded" and run["answer"] == "Echo: " + BIG_QUESTION
+    tool_output = json.loads(steps[1]["output"])
+    assert len(tool_output["rows"][0][0].encode()) == note_bytes >= 1_048_576  # the whole row, unicode intact
+    assert "漢字 🚀" in tool_output["rows"][0][0] and "[truncated]" not in steps[1]["output"]
+    # The model saw the whole result on its second call; the state never carried it.
+    assert len(fake.requests[-1].json["messages"][-1]["content"].encode()) >= note_bytes
+    largest = max(state_sizes)
+    print(f"\nlargest state seen: {largest} bytes (limit 262,144) for a {note_bytes:,}-byte tool result")
+    assert largest < 262_144 // 16
+
+
+def test_a_failed_execution_leaves_the_run_failed(
+    synthesized: Synthesized, lambda_in_process: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Decide fails (not a Lambda fault, so no retry): the execution ends FAILED with the run still
+    "running"; the synthesized EventBridge rule matches the execution's status event, and the task
+    function it targets marks the run failed."""
+    from moto import mock_aws
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+    from moto.events.models import EventPattern
+
+    from llm_mesh.stores.dynamodb import create_tables
+
+    hooked = LambdaSimpleBackend.invoke
+
+    def decide_breaks(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> bytes:
+        if json.loads(body or "{}").get("task") == "decide":
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": "RuntimeError", "errorMessage": "decide broke"}).encode()
+        return hooked(self, function_name, qualifier, body, headers, response_headers)
+
+    monkeypatch.setattr(LambdaSimpleBackend, "invoke", decide_breaks)
+    names = _aws_env(monkeypatch, synthesized)
+    lambda_tasks.set_env_factory(None)
+    rule = _ended_badly_rule(synthesized)
+    try:
+        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}):
+            create_tables(boto3.client("dynamodb", region_name=REGION), names)
+            described = _execute(synthesized, {
+                "agent": "analyst", "input": QUESTION, "app": "bot",
+                "principal": "arn:aws:iam::123456789012:role/bot", "run_id": "run_fail_1",
+            })
+            store = lambda_tasks.environment().store
+            assert described["status"] == "FAILED", described
+            assert store.get_run("run_fail_1")["status"] == "running"  # no Catch could finish it
+            event = {"version": "0", "source": "aws.states", "detail-type": "Step Functions Execution Status Change",
+                     "account": "123456789012", "region": REGION, "resources": [described["executionArn"]],
+                     "detail": {"name": described["name"], "status": described["status"],
+                                "error": described.get("error"), "cause": described.get("cause"),
+                                "stateMachineArn": "MACHINE"}}
+            pattern = json.loads(json.dumps(rule["EventPattern"]).replace(json.dumps(rule["machine_ref"]), '"MACHINE"'))
+            matched = EventPattern.load(json.dumps(pattern)).matches_event(event)  # moto's matcher (no TestEventPattern)
+            code_dir = synthesized.build_dir / "functions" / "agent_tasks"
+            result = _load_handler(code_dir, "handler.handler")(event, None)
+            run = store.get_run("run_fail_1")
+    finally:
+        lambda_tasks.set_env_factory(None)
+    assert matched and result["updated"]
+    assert run["status"] == "failed" and run["stop_reason"] == "execution_failed"
+    assert run["error"]["code"] == "execution_failed"
+
+
+def _ended_badly_rule(synthesized: Synthesized) -> dict[str, Any]:
+    """The rule on the machine's bad endings, asserted with aws_cdk.assertions; it targets the task function."""
+    from aws_cdk.assertions import Match, Template
+
+    template = Template.from_json(synthesized.template)
+    machine_id = next(iter(synthesized.resources("AWS::StepFunctions::StateMachine")))
+    (function_id,) = [k for k, f in synthesized.resources("AWS::Lambda::Function").items()
+                      if f["Properties"].get("Description", "").startswith("LLM mesh agent tasks")]
+    template.has_resource_properties("AWS::Events::Rule", {
+        "State": "ENABLED",
+        "EventPattern": {"source": ["aws.states"], "detail-type": ["Step Functions Execution Status Change"],
+                         "detail": {"status": Match.array_equals(["FAILED", "TIMED_OUT", "ABORTED"]),
+                                    "stateMachineArn": [{"Ref": machine_id}]}},
+        "Targets": Match.array_with([Match.object_like({"Arn": {"Fn::GetAtt": [function_id, "Arn"]}})]),
+    })
+    template.has_resource_properties("AWS::Lambda::Permission", {
+        "Action": "lambda:InvokeFunction", "Principal": "events.amazonaws.com",
+        "FunctionName": {"Fn::GetAtt": [function_id, "Arn"]}})
+    (rule,) = [r["Properties"] for r in synthesized.resources("AWS::Events::Rule").values()
+               if r["Properties"]["EventPattern"].get("source") == ["aws.states"]]
+    return {**rule, "machine_ref": {"Ref": machine_id}}

@@ -48,10 +48,10 @@ def test_a_tag_budget_with_apps_is_neither_drained_by_others_nor_escaped_by_its_
 
 
 class _Down:
-    def reserve(self, *args):
+    def reserve(self, *args, **kwargs):
         raise ConnectionError("store down")
 
-    def settle(self, *args):
+    def settle(self, *args, **kwargs):
         raise ConnectionError("store down")
 
 

@@ -183,6 +183,10 @@ class AgentsSection(_Strict):
     tools: dict[str, ToolConfig] = Field(default_factory=dict)
     definitions: dict[str, AgentDefinition] = Field(default_factory=dict)
     max_delegation_depth: int = Field(default=2, ge=0, le=5)
+    sync_wait_seconds: float = Field(
+        default=25.0, gt=0, le=900,
+        description="a sync run answers 202 with a poll_url once it has run this long (API Gateway ends requests at 29 s)",
+    )
 
     def problems(self, routes: Any, knowledge_bases: Any = None) -> list[str]:
         """Cross-references into the rest of the config, as ``path: message`` lines."""

@@ -7,12 +7,18 @@ Lambda) draws on the same amount. Hard budgets refuse a request (429
 ``budget_exceeded``, naming the budget) when spent + reserved + the request's worst
 case would pass the limit; soft budgets only alert. Both alert when spending
 crosses one of ``alert_at``'s fractions.
+
+Each reservation is a hold of its own (a fresh id) that expires ``hold_seconds`` after
+it is taken: 900 s, the longest any Lambda invocation can live, plus a minute. A
+process that dies between reserve and settle leaves a hold the store releases once
+it has expired, so the budget's room comes back instead of staying held forever.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Mapping, Sequence
@@ -23,6 +29,7 @@ from llm_mesh.errors import BudgetExceeded, MeshError
 logger = logging.getLogger("llm_mesh.cost.budgets")
 NANO_PER_USD = 1_000_000_000
 _KEEP_S = 40 * 86400  # counters expire (TTL) this long after their period ends
+HOLD_SECONDS = 900 + 60  # a reservation outlives the longest invocation (Lambda's 900 s) by a margin
 
 
 class GovernanceUnavailable(MeshError):
@@ -37,6 +44,7 @@ class Hold:
     key: str
     amount_nano: int  # 0 for soft budgets (nothing reserved)
     period_end: float
+    hold_id: str | None = None  # the store's record of this reservation (expires if never settled)
 
 
 def to_nano(usd: Decimal | str) -> int:
@@ -79,10 +87,12 @@ def subject(budget: BudgetConfig, app: str, team: str | None, tags: Mapping[str,
 
 class BudgetGuard:
     def __init__(self, budgets: Sequence[BudgetConfig], store: Any,
-                 on_alert: Callable[[BudgetConfig, str, int, int, float], None] | None = None) -> None:
+                 on_alert: Callable[[BudgetConfig, str, int, int, float], None] | None = None,
+                 hold_seconds: float = HOLD_SECONDS) -> None:
         self.budgets = tuple(budgets)
         self.store = store
         self.on_alert = on_alert or _log_alert
+        self.hold_seconds = hold_seconds
 
     def reserve(self, app: str, team: str | None, tags: Mapping[str, str], worst_nano: int, now: float) -> list[Hold]:
         holds: list[Hold] = []
@@ -96,8 +106,10 @@ class BudgetGuard:
                 if budget.mode == "soft":
                     holds.append(Hold(budget, key, 0, end))
                     continue
+                hold_id = uuid.uuid4().hex
                 try:
-                    state = self.store.reserve(key, worst_nano, to_nano(budget.limit_usd), end + _KEEP_S)
+                    state = self.store.reserve(key, worst_nano, to_nano(budget.limit_usd), end + _KEEP_S,
+                                               hold_id=hold_id, hold_until=now + self.hold_seconds)
                 except Exception:
                     if budget.fail_open:
                         logger.warning("budget store unreachable; %s fails open", budget.name)
@@ -110,7 +122,7 @@ class BudgetGuard:
                         code="budget_exceeded",
                         headers={"x-mesh-budget": budget.name},
                     )
-                holds.append(Hold(budget, key, worst_nano, end))
+                holds.append(Hold(budget, key, worst_nano, end, hold_id))
         except BaseException:
             self.settle(holds, 0, now)
             raise
@@ -120,7 +132,8 @@ class BudgetGuard:
         settled = []
         for hold in holds:
             try:
-                state = self.store.settle(hold.key, hold.amount_nano, actual_nano, hold.period_end + _KEEP_S)
+                state = self.store.settle(hold.key, hold.amount_nano, actual_nano, hold.period_end + _KEEP_S,
+                                          hold_id=hold.hold_id)
             except Exception:
                 logger.exception("could not settle budget %s (%s)", hold.budget.name, hold.key)
                 continue

@@ -3,7 +3,9 @@
 - ``POST /v1/mesh/agents/{name}/runs`` ``{"input": "...", "mode": "async"|"sync"}`` (or ``?wait=true``):
   async answers 202 with the run id at once (locally the embedded runner works in the
   background; on AWS a Step Functions execution starts when ``MESH_AGENT_STATE_MACHINE``
-  is set); sync runs to the end and answers 200 with the whole run.
+  is set); sync runs to the end and answers 200 with the whole run, unless it is still running
+  after ``agents.sync_wait_seconds`` (25 s, under API Gateway's 29 s): then 202 with ``poll_url``
+  (and ``Location``) while it carries on (``llm_mesh.agents.sync_wait``).
 - ``GET /v1/mesh/agents/{name}/runs/{id}``: status, every step (inputs and outputs under the
   redaction policy), tokens and cost.
 - ``GET /v1/mesh/agents/{name}/runs``: the caller's recent runs.
@@ -26,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from llm_mesh.agents.env import AgentEnv, env_from_runtime
 from llm_mesh.agents.handlers import authorise_agent, new_run_id, new_run_record
 from llm_mesh.agents.runner import execute, run_agent
+from llm_mesh.agents.sync_wait import poll_url, wait_for_run
 from llm_mesh.errors import MeshError, NotFound
 from llm_mesh.gateway.context import RequestContext
 from llm_mesh.http.app import error_response
@@ -74,21 +77,14 @@ def mount(app: FastAPI, runtime: MeshRuntime) -> None:
         wait = request.query_params.get("wait", "").lower() in ("1", "true", "yes") or body.mode == "sync"
         event = {"agent": name, "input": body.input, "app": caller.app, "principal": caller.principal,
                  "run_id": new_run_id(), "depth": 0, "parent": None, "mode": "sync" if wait else "async"}
-        if wait:
-            run = await run_agent(env, name, body.input, app=caller.app, principal=caller.principal,
-                                  run_id=event["run_id"], mode="sync")
-            steps = run.pop("steps_detail", [])
-            return JSONResponse(public_run(run, steps), headers=ctx.response_headers())
-        env.store.create_run(new_run_record(env, event))
-        machine = os.environ.get("MESH_AGENT_STATE_MACHINE") if runtime.home == "aws" else None
-        if machine:
-            await asyncio.to_thread(_start_execution, machine, event)
-        else:
-            task = asyncio.create_task(_run_in_background(env, event))
-            background.add(task)
-            task.add_done_callback(background.discard)
-        run = env.store.get_run(event["run_id"]) or {}
-        return JSONResponse(public_run(run), status_code=202, headers=ctx.response_headers())
+        done = await _start(env, runtime.home, event, background)
+        if done is not None:  # a sync run that finished within the wait
+            steps = done.pop("steps_detail", [])
+            return JSONResponse(public_run(done, steps), headers=ctx.response_headers())
+        run = env.store.get_run(event["run_id"]) or {"run_id": event["run_id"], "agent": name, "status": "running"}
+        url = poll_url(name, event["run_id"])
+        return JSONResponse({**public_run(run), "poll_url": url}, status_code=202,
+                            headers={**ctx.response_headers(), "location": url})
 
     @app.get("/v1/mesh/agents/{name}/runs/{run_id}")
     async def get_run(name: str, run_id: str, request: Request) -> Response:
@@ -111,6 +107,31 @@ def mount(app: FastAPI, runtime: MeshRuntime) -> None:
             return error_response(error, ctx)
         runs = [public_run(r) for r in env.store.list_runs(caller.app, name, limit=50)]
         return JSONResponse({"object": "list", "data": runs}, headers=ctx.response_headers())
+
+
+async def _start(env: AgentEnv, home: str, event: dict[str, Any], background: set[Any]) -> dict[str, Any] | None:
+    """Start the run; a sync one is waited for, at most ``sync_wait_seconds``: its finished record, else None."""
+    machine = os.environ.get("MESH_AGENT_STATE_MACHINE") if home == "aws" else None
+    wait = event["mode"] == "sync"
+    task: asyncio.Task[Any] | None = None
+    if wait and not machine:  # in this process, under the run's own timeout
+        run_sync = run_agent(env, event["agent"], event["input"], app=event["app"], principal=event["principal"],
+                             run_id=event["run_id"], mode="sync")
+        if home == "aws":  # a Lambda cannot keep a run going once it has answered
+            return await run_sync
+        task = asyncio.create_task(run_sync)
+    else:
+        env.store.create_run(new_run_record(env, event))
+        if machine:
+            await asyncio.to_thread(_start_execution, machine, event)
+        else:
+            task = asyncio.create_task(_run_in_background(env, event))
+    if task is not None:
+        background.add(task)
+        task.add_done_callback(background.discard)
+    if not wait:
+        return None
+    return await wait_for_run(env.store, event["run_id"], env.section.sync_wait_seconds, task=task)
 
 
 async def _run_in_background(env: AgentEnv, event: dict[str, Any]) -> None:

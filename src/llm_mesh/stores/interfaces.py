@@ -276,15 +276,22 @@ class BudgetState:
 
 
 class BudgetStore(Protocol):
-    def reserve(self, key: str, amount_nano: int, limit_nano: int, expires_at: float) -> BudgetState | None:
-        """Atomically hold ``amount_nano`` if spent + reserved + amount <= limit; None when refused."""
+    def reserve(self, key: str, amount_nano: int, limit_nano: int, expires_at: float, *,
+                hold_id: str | None = None, hold_until: float | None = None) -> BudgetState | None:
+        """Atomically hold ``amount_nano`` if spent + reserved + amount <= limit; None when refused.
+        With ``hold_id`` the hold expires at ``hold_until`` (epoch s): never settled, it is released
+        (lazily, by the next reserve or get of the key), so a dead caller's hold cannot stay forever."""
         ...
 
-    def settle(self, key: str, reserved_nano: int, actual_nano: int, expires_at: float) -> BudgetState:
-        """Release a reservation and charge the actual cost (0 releases only); returns the new state."""
+    def settle(self, key: str, reserved_nano: int, actual_nano: int, expires_at: float, *,
+               hold_id: str | None = None) -> BudgetState:
+        """Release a reservation and charge the actual cost (0 releases only); returns the new state.
+        A ``hold_id`` already released as expired releases nothing and charges the actual only."""
         ...
 
-    def get(self, key: str) -> BudgetState: ...
+    def get(self, key: str) -> BudgetState:
+        """The counter, after releasing the key's expired holds."""
+        ...
 
 
 class RateLimitStore(Protocol):
