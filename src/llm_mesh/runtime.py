@@ -13,6 +13,7 @@ from typing import Any, Literal
 from llm_mesh.audit.hook import audit_hook
 from llm_mesh.config.schema import MeshConfig
 from llm_mesh.cost.hook import build_cost_hook
+from llm_mesh.cost.ledger_writer import write_behind
 from llm_mesh.gateway.hooks import HookContext, RequestHook
 from llm_mesh.gateway.metrics_observer import build_observer
 from llm_mesh.gateway.pipeline import Pipeline
@@ -62,6 +63,7 @@ class MeshRuntime:
     log_writer: RequestLogWriter
     unavailable_providers: list[str] = field(default_factory=list)
     metrics: Any = None  # the home's metrics sink (Prometheus locally, EMF on AWS)
+    ledger_writer: Any = None  # the cost ledger's background writer (local home)
 
     def warm(self) -> None:
         """Pay the first request's one-off costs at start: the token encoder's table (~0.4 s),
@@ -80,6 +82,8 @@ class MeshRuntime:
             close = getattr(hook, "close", None)
             if callable(close):
                 close()  # background writers (audit...) finish before the stores close
+        if self.ledger_writer is not None:
+            self.ledger_writer.close()
         self.log_writer.flush()
         self.log_writer.close()
 
@@ -101,6 +105,8 @@ def build_runtime(
         BackgroundLogWriter(stores.request_log, journal_dir=journal_dir) if background_log
         else InlineLogWriter(stores.request_log)
     )
+    # the ledger is written behind the request path too (journaled first), where the log is
+    ledger_writer = write_behind(stores, journal_dir) if background_log and config.costs is not None and config.costs.ledger else None
     providers = ProviderPool(config, secrets)
     unavailable = providers.warm()
     provided = home_extras(home, extras)
@@ -111,7 +117,7 @@ def build_runtime(
     )
     runtime = MeshRuntime(
         config=config, stores=stores, service=service, home=home, log_writer=log_writer,
-        unavailable_providers=unavailable, metrics=provided.get("metrics"),
+        unavailable_providers=unavailable, metrics=provided.get("metrics"), ledger_writer=ledger_writer,
     )
     runtime.warm()
     return runtime
