@@ -7,7 +7,7 @@ transaction on the request path cost ~0.1 ms, and more whenever it queued behind
 writer. Reads (``records``, ``aggregates``) first wait until everything recorded so far is
 in the store, so an in-process reader (``GET /v1/mesh/costs``, the console, tests) sees
 every answered request. A write that fails is kept, journaled again and retried with the
-next batch; what is still unwritten at close stays journaled for the next start.
+next batch, read or close; what is still unwritten at close stays journaled for the next start.
 
 The store's ``record`` is idempotent by request id, so a replayed record never counts twice.
 """
