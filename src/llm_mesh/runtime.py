@@ -14,6 +14,7 @@ from llm_mesh.audit.hook import audit_hook
 from llm_mesh.config.schema import MeshConfig
 from llm_mesh.cost.hook import build_cost_hook
 from llm_mesh.cost.ledger_writer import write_behind
+from llm_mesh.cost.settlement import settle_behind
 from llm_mesh.gateway.hooks import HookContext, RequestHook
 from llm_mesh.gateway.metrics_observer import build_observer
 from llm_mesh.gateway.pipeline import Pipeline
@@ -63,7 +64,7 @@ class MeshRuntime:
     log_writer: RequestLogWriter
     unavailable_providers: list[str] = field(default_factory=list)
     metrics: Any = None  # the home's metrics sink (Prometheus locally, EMF on AWS)
-    ledger_writer: Any = None  # the cost ledger's background writer (local home)
+    behind: tuple[Any, ...] = ()  # store writes made behind the request path: ledger, budget settlement (local)
 
     def warm(self) -> None:
         """Pay the first request's one-off costs at start: the token encoder's table (~0.4 s),
@@ -82,8 +83,8 @@ class MeshRuntime:
             close = getattr(hook, "close", None)
             if callable(close):
                 close()  # background writers (audit...) finish before the stores close
-        if self.ledger_writer is not None:
-            self.ledger_writer.close()
+        for writer in self.behind:
+            writer.close()
         self.log_writer.flush()
         self.log_writer.close()
 
@@ -105,8 +106,12 @@ def build_runtime(
         BackgroundLogWriter(stores.request_log, journal_dir=journal_dir) if background_log
         else InlineLogWriter(stores.request_log)
     )
-    # the ledger is written behind the request path too (journaled first), where the log is
-    ledger_writer = write_behind(stores, journal_dir) if background_log and config.costs is not None and config.costs.ledger else None
+    # where the log is written behind the request path, so are the ledger (journaled first) and budget settlements
+    costs = config.costs if background_log else None
+    behind = tuple(writer for writer in (
+        write_behind(stores, journal_dir) if costs is not None and costs.ledger else None,
+        settle_behind(stores) if costs is not None and costs.budgets else None,
+    ) if writer is not None)
     providers = ProviderPool(config, secrets)
     unavailable = providers.warm()
     provided = home_extras(home, extras)
@@ -117,7 +122,7 @@ def build_runtime(
     )
     runtime = MeshRuntime(
         config=config, stores=stores, service=service, home=home, log_writer=log_writer,
-        unavailable_providers=unavailable, metrics=provided.get("metrics"), ledger_writer=ledger_writer,
+        unavailable_providers=unavailable, metrics=provided.get("metrics"), behind=behind,
     )
     runtime.warm()
     return runtime

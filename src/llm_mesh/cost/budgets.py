@@ -12,6 +12,7 @@ crosses one of ``alert_at``'s fractions.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
@@ -116,22 +117,37 @@ class BudgetGuard:
             raise
         return holds
 
-    def settle(self, holds: Sequence[Hold], actual_nano: int, now: float) -> list[tuple[Hold, Any]]:
-        settled = []
+    def settle(self, holds: Sequence[Hold], actual_nano: int, now: float,
+               gauge: Callable[[str, float, float], None] | None = None) -> list[tuple[Hold, Any]]:
+        """Release ``holds`` and charge ``actual_nano``; per hold, alerts and ``gauge(budget,
+        spent_usd, limit_usd)``. A store with ``settle_later`` (cost.settlement) settles behind
+        the request path: the list returned is then empty, alerts and gauge follow each settlement."""
+        settled: list[tuple[Hold, Any]] = []
+        later = getattr(self.store, "settle_later", None)
         for hold in holds:
+            if later is not None:
+                later(hold.key, hold.amount_nano, actual_nano, hold.period_end + _KEEP_S,
+                      functools.partial(self._settled, hold, actual_nano, gauge))
+                continue
             try:
                 state = self.store.settle(hold.key, hold.amount_nano, actual_nano, hold.period_end + _KEEP_S)
             except Exception:
                 logger.exception("could not settle budget %s (%s)", hold.budget.name, hold.key)
                 continue
             settled.append((hold, state))
-            limit = to_nano(hold.budget.limit_usd)
-            before = state.spent_nano - actual_nano
-            for fraction in hold.budget.alert_at:
-                mark = limit * fraction
-                if before < mark <= state.spent_nano:
-                    self.on_alert(hold.budget, hold.key, state.spent_nano, limit, fraction)
+            self._settled(hold, actual_nano, gauge, state)
         return settled
+
+    def _settled(self, hold: Hold, actual_nano: int, gauge: Callable[[str, float, float], None] | None,
+                 state: Any) -> None:
+        limit = to_nano(hold.budget.limit_usd)
+        before = state.spent_nano - actual_nano
+        for fraction in hold.budget.alert_at:
+            mark = limit * fraction
+            if before < mark <= state.spent_nano:
+                self.on_alert(hold.budget, hold.key, state.spent_nano, limit, fraction)
+        if gauge is not None:
+            gauge(hold.budget.name, state.spent_nano / 1e9, float(Decimal(hold.budget.limit_usd)))
 
     def status(self, now: float, subjects: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
         """Current counters of every budget: fixed subjects from ``match``, and for ``*`` the given
