@@ -46,8 +46,14 @@ def to_nano(usd: Decimal | str) -> int:
 
 def period(budget: BudgetConfig, now: float) -> tuple[str, float]:
     """(period label, epoch seconds when it ends) in UTC."""
-    moment = dt.datetime.fromtimestamp(now, dt.timezone.utc)
-    if budget.period == "day":
+    return _period(budget.period, int(now // 86400))
+
+
+@functools.lru_cache(maxsize=256)
+def _period(kind: str, day_number: int) -> tuple[str, float]:
+    """Per UTC day (POSIX days are 86,400 s): computed once, not on every reservation."""
+    moment = dt.datetime.fromtimestamp(day_number * 86400, dt.timezone.utc)
+    if kind == "day":
         start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
         return start.strftime("%Y-%m-%d"), (start + dt.timedelta(days=1)).timestamp()
     start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
