@@ -57,3 +57,19 @@ def test_alerts_and_gauge_follow_the_settlement(tmp_path):
     state = stores.budgets.get(after[0].key)
     assert (state.spent_nano, state.reserved_nano) == (700_000_000, 0)
     stores.close()
+
+
+def test_a_batch_of_settlements_alerts_once_when_it_crosses(tmp_path):
+    alerts: list = []
+    guard, deferred, stores = _guard(tmp_path, alerts)
+    gauges: list = []
+    for _ in range(8):  # $0.10 each: one batch; it crosses the 50% alert once, at the 5th
+        holds = guard.reserve("bot", None, {}, 100_000_000, NOW)
+        guard.settle(holds, 100_000_000, NOW, gauge=lambda name, spent, limit: gauges.append(round(spent, 2)))
+    deferred.flush()
+    assert alerts == [("tight", 0.5)]
+    assert gauges == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+    state = deferred.get(holds[0].key)
+    assert (state.spent_nano, state.reserved_nano) == (800_000_000, 0)
+    deferred.close()
+    stores.close()

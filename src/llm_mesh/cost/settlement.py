@@ -29,7 +29,8 @@ _Job = tuple[str, int, int, float, Settled]
 
 
 class DeferredSettlement:
-    """A ``BudgetStore`` whose ``settle_later`` a background thread carries out."""
+    """A ``BudgetStore`` whose ``settle_later`` a background thread carries out, one
+    store write per budget counter per batch."""
 
     def __init__(self, store: BudgetStore, interval: float = 0.02) -> None:
         self.store = store
@@ -56,16 +57,26 @@ class DeferredSettlement:
         self._batches.put((key, reserved_nano, actual_nano, expires_at, then))
 
     def _settle_all(self, jobs: list[_Job]) -> None:
-        for key, reserved_nano, actual_nano, expires_at, then in jobs:
+        """One store write per counter for the whole batch (the sums of its holds and costs);
+        each job's callback then sees the counter as it stood after that job."""
+        groups: dict[tuple[str, float], list[_Job]] = {}
+        for job in jobs:
+            groups.setdefault((job[0], job[3]), []).append(job)
+        for (key, expires_at), group in groups.items():
             try:
-                state = self.store.settle(key, reserved_nano, actual_nano, expires_at)
+                state = self.store.settle(key, sum(j[1] for j in group), sum(j[2] for j in group), expires_at)
             except Exception:
-                logger.exception("could not settle budget counter %s", key)
+                logger.exception("could not settle budget counter %s (%d settlements)", key, len(group))
                 continue
-            try:
-                then(state)
-            except Exception:  # alerts and gauges must never stop the settlements behind them
-                logger.exception("budget alert for %s failed", key)
+            spent, held, states = state.spent_nano, state.reserved_nano, []
+            for _, reserved_nano, actual_nano, _, _ in reversed(group):
+                states.append(BudgetState(key, spent, held))
+                spent, held = spent - actual_nano, held + reserved_nano
+            for (*_, then), after in zip(group, reversed(states)):
+                try:
+                    then(after)
+                except Exception:  # alerts and gauges must never stop the settlements behind them
+                    logger.exception("budget alert for %s failed", key)
 
     def get(self, key: str) -> BudgetState:
         self.flush()
