@@ -225,7 +225,18 @@ class RawConnection:
             self.reader = self.writer = None
 
     async def post(self, path: str, body: bytes) -> tuple[int, dict[str, str], bytes, float | None]:
-        """-> (status, headers, body, perf_counter of the first body bytes)."""
+        """-> (status, headers, body, perf_counter of the first body bytes). A kept-alive connection
+        the server closed while it sat idle (its keep-alive timeout, during another target's
+        round) is reopened once, as HTTP clients do; any other failure is an error."""
+        reused = self.writer is not None and not self.writer.is_closing()
+        try:
+            return await self._post(path, body)
+        except asyncio.IncompleteReadError as exc:
+            if not reused or exc.partial:
+                raise
+            return await self._post(path, body)
+
+    async def _post(self, path: str, body: bytes) -> tuple[int, dict[str, str], bytes, float | None]:
         if self.writer is None or self.writer.is_closing():
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
             sock = self.writer.get_extra_info("socket")
