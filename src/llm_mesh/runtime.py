@@ -13,6 +13,8 @@ from typing import Any, Literal
 from llm_mesh.audit.hook import audit_hook
 from llm_mesh.config.schema import MeshConfig
 from llm_mesh.cost.hook import build_cost_hook
+from llm_mesh.cost.ledger_writer import write_behind
+from llm_mesh.cost.settlement import settle_behind
 from llm_mesh.gateway.hooks import HookContext, RequestHook
 from llm_mesh.gateway.metrics_observer import build_observer
 from llm_mesh.gateway.offload import blocking_io
@@ -66,6 +68,7 @@ class MeshRuntime:
     log_writer: RequestLogWriter
     unavailable_providers: list[str] = field(default_factory=list)
     metrics: Any = None  # the home's metrics sink (Prometheus locally, EMF on AWS)
+    behind: tuple[Any, ...] = ()  # store writes made behind the request path: ledger, budget settlement (local)
 
     def warm(self) -> None:
         """Pay the first request's one-off costs at start: the token encoder's table (~0.4 s),
@@ -84,6 +87,8 @@ class MeshRuntime:
             close = getattr(hook, "close", None)
             if callable(close):
                 close()  # background writers (audit...) finish before the stores close
+        for writer in self.behind:
+            writer.close()
         self.log_writer.flush()
         self.log_writer.close()
         close = getattr(self.metrics, "close", None)
@@ -108,6 +113,12 @@ def build_runtime(
         BackgroundLogWriter(stores.request_log, journal_dir=journal_dir) if background_log
         else InlineLogWriter(stores.request_log)
     )
+    # where the log is written behind the request path, so are the ledger (journaled first) and budget settlements
+    costs = config.costs if background_log else None
+    behind = tuple(writer for writer in (
+        write_behind(stores, journal_dir) if costs is not None and costs.ledger else None,
+        settle_behind(stores) if costs is not None and costs.budgets else None,
+    ) if writer is not None)
     providers = ProviderPool(config, secrets)
     unavailable = providers.warm()
     provided = with_telemetry(config, secrets, home_extras(home, extras))  # + OTLP when observability.otlp is set
@@ -118,7 +129,7 @@ def build_runtime(
     )
     runtime = MeshRuntime(
         config=config, stores=stores, service=service, home=home, log_writer=log_writer,
-        unavailable_providers=unavailable, metrics=provided.get("metrics"),
+        unavailable_providers=unavailable, metrics=provided.get("metrics"), behind=behind,
     )
     runtime.warm()
     return runtime

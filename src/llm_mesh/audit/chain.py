@@ -16,6 +16,7 @@ floats as Python's shortest round-trip repr (both stores return floats bit-exact
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -72,8 +73,13 @@ class Problem:
 
 def daily_partition(app: str, timestamp: float) -> str:
     """The usual partition: one chain per app per UTC day, e.g. ``"support#2025-01-31"``."""
-    day = datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d")
-    return f"{app}#{day}"
+    return f"{app}#{_utc_day(int(timestamp // 86400))}"
+
+
+@functools.lru_cache(maxsize=64)
+def _utc_day(day_number: int) -> str:
+    """YYYY-MM-DD of a day since the epoch (UTC days are 86,400 s: POSIX time has no leap seconds)."""
+    return datetime.fromtimestamp(day_number * 86400, tz=timezone.utc).strftime("%Y-%m-%d")
 
 
 def _json_value(value: Any, where: str) -> Any:

@@ -17,6 +17,7 @@ it has expired, so the budget's room comes back instead of staying held forever.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import uuid
 from dataclasses import dataclass
@@ -53,8 +54,14 @@ def to_nano(usd: Decimal | str) -> int:
 
 def period(budget: BudgetConfig, now: float) -> tuple[str, float]:
     """(period label, epoch seconds when it ends) in UTC."""
-    moment = dt.datetime.fromtimestamp(now, dt.timezone.utc)
-    if budget.period == "day":
+    return _period(budget.period, int(now // 86400))
+
+
+@functools.lru_cache(maxsize=256)
+def _period(kind: str, day_number: int) -> tuple[str, float]:
+    """Per UTC day (POSIX days are 86,400 s): computed once, not on every reservation."""
+    moment = dt.datetime.fromtimestamp(day_number * 86400, dt.timezone.utc)
+    if kind == "day":
         start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
         return start.strftime("%Y-%m-%d"), (start + dt.timedelta(days=1)).timestamp()
     start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -128,9 +135,18 @@ class BudgetGuard:
             raise
         return holds
 
-    def settle(self, holds: Sequence[Hold], actual_nano: int, now: float) -> list[tuple[Hold, Any]]:
-        settled = []
+    def settle(self, holds: Sequence[Hold], actual_nano: int, now: float,
+               gauge: Callable[[str, float, float], None] | None = None) -> list[tuple[Hold, Any]]:
+        """Release ``holds`` and charge ``actual_nano``; per hold, alerts and ``gauge(budget,
+        spent_usd, limit_usd)``. A store with ``settle_later`` (cost.settlement) settles behind
+        the request path: the list returned is then empty, alerts and gauge follow each settlement."""
+        settled: list[tuple[Hold, Any]] = []
+        later = getattr(self.store, "settle_later", None)
         for hold in holds:
+            if later is not None:
+                later(hold.key, hold.amount_nano, actual_nano, hold.period_end + _KEEP_S,
+                      functools.partial(self._settled, hold, actual_nano, gauge))
+                continue
             try:
                 state = self.store.settle(hold.key, hold.amount_nano, actual_nano, hold.period_end + _KEEP_S,
                                           hold_id=hold.hold_id)
@@ -138,13 +154,19 @@ class BudgetGuard:
                 logger.exception("could not settle budget %s (%s)", hold.budget.name, hold.key)
                 continue
             settled.append((hold, state))
-            limit = to_nano(hold.budget.limit_usd)
-            before = state.spent_nano - actual_nano
-            for fraction in hold.budget.alert_at:
-                mark = limit * fraction
-                if before < mark <= state.spent_nano:
-                    self.on_alert(hold.budget, hold.key, state.spent_nano, limit, fraction)
+            self._settled(hold, actual_nano, gauge, state)
         return settled
+
+    def _settled(self, hold: Hold, actual_nano: int, gauge: Callable[[str, float, float], None] | None,
+                 state: Any) -> None:
+        limit = to_nano(hold.budget.limit_usd)
+        before = state.spent_nano - actual_nano
+        for fraction in hold.budget.alert_at:
+            mark = limit * fraction
+            if before < mark <= state.spent_nano:
+                self.on_alert(hold.budget, hold.key, state.spent_nano, limit, fraction)
+        if gauge is not None:
+            gauge(hold.budget.name, state.spent_nano / 1e9, float(Decimal(hold.budget.limit_usd)))
 
     def status(self, now: float, subjects: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
         """Current counters of every budget: fixed subjects from ``match``, and for ``*`` the given

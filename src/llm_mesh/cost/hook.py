@@ -324,10 +324,7 @@ class CostHook(BaseHook):
             cost = self._price(ctx.provider, ctx.model, usage, ctx.received_at) if ctx.provider else CostBreakdown()
         actual_nano = cost.nano_usd
         if self.budgets is not None and state.holds:
-            budget_metric = getattr(self.metrics, "budget", None)
-            for hold, settled in self.budgets.settle(state.holds, actual_nano, now):
-                if budget_metric is not None:
-                    budget_metric(hold.budget.name, settled.spent_nano / 1e9, float(Decimal(hold.budget.limit_usd)))
+            self.budgets.settle(state.holds, actual_nano, now, gauge=getattr(self.metrics, "budget", None))
         if self.limits is not None and state.token_holds:
             self.limits.settle(state.token_holds, usage.total_tokens)
         if outcome.status < 400 and ctx.stream and state.cache_key is not None and not hit and state.stream_finish:

@@ -10,6 +10,8 @@ worker, or run one worker when the figures must be whole.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -42,30 +44,42 @@ class PrometheusMetricsSink:
                                registry=registry)
         self.budget_used = Gauge("mesh_budget_used_ratio", "Budget spend over its limit", ("budget",),
                                  registry=registry)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def _child(self, metric: Any, values: tuple[str, ...]) -> Any:
+        """``metric.labels(*values)``, looked up once per label set (the library's ``labels``
+        validates and locks on every call: ~5 us, several times per request)."""
+        key = (id(metric), values)
+        child = self._children.get(key)
+        if child is None:
+            if len(self._children) > 10_000:  # bounded dimensions; a safety net all the same
+                self._children.clear()
+            child = self._children[key] = metric.labels(*values)
+        return child
 
     def emit(self, metrics: RequestMetrics) -> None:
-        dims = metrics.dimensions()
-        labelled = {**dims, "status": str(metrics.status)}
-        self.requests.labels(**labelled).inc()
+        dims = (metrics.app or "-", metrics.route or "-", metrics.provider or "-", metrics.model or "-")
+        labelled = (*dims, str(metrics.status))
+        self._child(self.requests, labelled).inc()
         if metrics.error:
-            self.errors.labels(**labelled).inc()
-        self.latency.labels(**labelled).observe(metrics.latency_ms)
+            self._child(self.errors, labelled).inc()
+        self._child(self.latency, labelled).observe(metrics.latency_ms)
         if metrics.time_to_first_token_ms is not None:
-            self.ttft.labels(**dims).observe(metrics.time_to_first_token_ms)
+            self._child(self.ttft, dims).observe(metrics.time_to_first_token_ms)
         if metrics.prompt_tokens:
-            self.tokens.labels(**dims, kind="prompt").inc(metrics.prompt_tokens)
+            self._child(self.tokens, (*dims, "prompt")).inc(metrics.prompt_tokens)
         if metrics.completion_tokens:
-            self.tokens.labels(**dims, kind="completion").inc(metrics.completion_tokens)
+            self._child(self.tokens, (*dims, "completion")).inc(metrics.completion_tokens)
         if metrics.cost_usd:
-            self.cost.labels(**dims).inc(metrics.cost_usd)
+            self._child(self.cost, dims).inc(metrics.cost_usd)
         if metrics.cache_hit:
-            self.cache_hits.labels(**dims).inc()
+            self._child(self.cache_hits, dims).inc()
         if metrics.fallback:
-            self.fallbacks.labels(**dims).inc()
+            self._child(self.fallbacks, dims).inc()
 
     def budget(self, name: str, spent_usd: float, limit_usd: float) -> None:
         if limit_usd > 0:
-            self.budget_used.labels(budget=name).set(spent_usd / limit_usd)
+            self._child(self.budget_used, (name,)).set(spent_usd / limit_usd)
 
     def dropped_writes(self, counts: dict[str, int]) -> None:
         for kind, count in counts.items():

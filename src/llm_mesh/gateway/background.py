@@ -36,6 +36,7 @@ class BackgroundBatches(Generic[T]):
             recovered = journal.recover()
             self._pending.extend(keep_recovered(recovered) if keep_recovered and recovered else recovered)
         self._stop = threading.Event()
+        self._wake = threading.Event()  # flush and close: drain now rather than at the next tick
         self._idle = threading.Event()
         self._idle.set()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -68,19 +69,29 @@ class BackgroundBatches(Generic[T]):
             self._journal.append(item)  # type: ignore[union-attr]
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval):
+        while not self._stop.is_set():
+            self._wake.wait(self._interval)
+            self._wake.clear()
             self._drain()
         self._drain()
 
+    def busy(self) -> bool:
+        """Items are queued or being handled."""
+        return bool(self._pending) or not self._idle.is_set()
+
     def flush(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
-        while (self._pending or not self._idle.is_set()) and time.monotonic() < deadline:
-            time.sleep(self._interval / 5)
+        self._wake.set()
+        while self.busy() and time.monotonic() < deadline:
+            time.sleep(min(self._interval / 5, 0.001))
 
     def close(self) -> None:
         if not self._stop.is_set():
             self._stop.set()
+            self._wake.set()
             self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            self._drain()  # whatever was queued while the thread made its last drain
 
     def close_journal(self) -> None:
         """After ``close``, once the owner has put away whatever it still held (the journal's

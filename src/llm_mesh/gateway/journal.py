@@ -33,8 +33,14 @@ T = TypeVar("T")
 
 
 def dataclass_codec(cls: type[T]) -> tuple[Callable[[T], dict[str, Any]], Callable[[dict[str, Any]], T]]:
-    """(encode, decode) for a flat dataclass of JSON values."""
-    return dataclasses.asdict, lambda raw: cls(**raw)  # type: ignore[arg-type]
+    """(encode, decode) for a flat dataclass of JSON values. Encoding reads the fields
+    (``dataclasses.asdict`` deep-copies every value: ~10x slower on the request path)."""
+    names = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+
+    def encode(item: T) -> dict[str, Any]:
+        return {name: getattr(item, name) for name in names}
+
+    return encode, lambda raw: cls(**raw)  # type: ignore[arg-type]
 
 
 class Journal(Generic[T]):

@@ -63,6 +63,11 @@ class SqliteDatabase:
         self._busy_timeout_s = busy_timeout_s
         self._local = threading.local()
         self._lock = threading.Lock()
+        # One write transaction at a time per process: a thread waiting for another's (the
+        # request path behind a background writer) queues on this lock and resumes the moment
+        # it is released, where SQLite's busy handler would sleep 1 ms, then 2, 5... Processes
+        # sharing the file still meet SQLite's own locking (busy timeout).
+        self._writing = threading.RLock()
         self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._closed = False
         conn = self.connection()
@@ -111,13 +116,14 @@ class SqliteDatabase:
     def transaction(self, conn: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error) on this thread's connection."""
         conn = conn or self.connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._writing:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def ping(self) -> bool:
         try:
