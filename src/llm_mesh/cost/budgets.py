@@ -145,7 +145,7 @@ class BudgetGuard:
         for hold in holds:
             if later is not None:
                 later(hold.key, hold.amount_nano, actual_nano, hold.period_end + _KEEP_S,
-                      functools.partial(self._settled, hold, actual_nano, gauge))
+                      functools.partial(self._settled, hold, actual_nano, gauge), hold_id=hold.hold_id)
                 continue
             try:
                 state = self.store.settle(hold.key, hold.amount_nano, actual_nano, hold.period_end + _KEEP_S,

@@ -17,7 +17,8 @@ the holds of the calls it had in flight.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from llm_mesh.gateway.background import BackgroundBatches
 from llm_mesh.stores.interfaces import BudgetState, BudgetStore
@@ -25,7 +26,7 @@ from llm_mesh.stores.interfaces import BudgetState, BudgetStore
 logger = logging.getLogger("llm_mesh.cost.budgets")
 
 Settled = Callable[[BudgetState], None]
-_Job = tuple[str, int, int, float, Settled]
+_Job = tuple[str, int, int, float, Settled, "str | None"]  # key, reserved, actual, expires, then, hold id
 
 
 class DeferredSettlement:
@@ -39,22 +40,32 @@ class DeferredSettlement:
             self._settle_all, name="mesh-budget-settle", batch_size=1000, interval=interval
         )
 
-    def reserve(self, key: str, amount_nano: int, limit_nano: int, expires_at: float) -> BudgetState | None:
-        state = self.store.reserve(key, amount_nano, limit_nano, expires_at)
+    def reserve(self, key: str, amount_nano: int, limit_nano: int, expires_at: float,
+                **hold: Any) -> BudgetState | None:
+        """``hold``: the store's ``hold_id``/``hold_until`` for an expiring reservation."""
+        state = self.store.reserve(key, amount_nano, limit_nano, expires_at, **hold)
         if state is None and self._batches.busy():
             self.flush()  # our own queued settlements first: they may release the room
-            state = self.store.reserve(key, amount_nano, limit_nano, expires_at)
+            state = self.store.reserve(key, amount_nano, limit_nano, expires_at, **hold)
         return state
 
-    def settle(self, key: str, reserved_nano: int, actual_nano: int, expires_at: float) -> BudgetState:
-        return self.store.settle(key, reserved_nano, actual_nano, expires_at)
+    def settle(self, key: str, reserved_nano: int, actual_nano: int, expires_at: float,
+               hold_id: str | None = None) -> BudgetState:
+        return self._settle_one(key, reserved_nano, actual_nano, expires_at, hold_id)
 
-    def settle_later(self, key: str, reserved_nano: int, actual_nano: int, expires_at: float, then: Settled) -> None:
+    def _settle_one(self, key: str, reserved_nano: int, actual_nano: int, expires_at: float,
+                    hold_id: str | None) -> BudgetState:
+        if hold_id is None:
+            return self.store.settle(key, reserved_nano, actual_nano, expires_at)
+        return self.store.settle(key, reserved_nano, actual_nano, expires_at, hold_id=hold_id)
+
+    def settle_later(self, key: str, reserved_nano: int, actual_nano: int, expires_at: float, then: Settled,
+                     hold_id: str | None = None) -> None:
         """Queue the settlement; ``then(state)`` runs on the background thread once it is made."""
         if self.closed:
-            then(self.store.settle(key, reserved_nano, actual_nano, expires_at))
+            then(self._settle_one(key, reserved_nano, actual_nano, expires_at, hold_id))
             return
-        self._batches.put((key, reserved_nano, actual_nano, expires_at, then))
+        self._batches.put((key, reserved_nano, actual_nano, expires_at, then, hold_id))
 
     def _settle_all(self, jobs: list[_Job]) -> None:
         """One store write per counter for the whole batch (the sums of its holds and costs);
@@ -63,20 +74,30 @@ class DeferredSettlement:
         for job in jobs:
             groups.setdefault((job[0], job[3]), []).append(job)
         for (key, expires_at), group in groups.items():
+            if any(job[5] is not None for job in group):
+                self._settle_each(group)  # each hold is its own record: released one by one
+                continue
             try:
                 state = self.store.settle(key, sum(j[1] for j in group), sum(j[2] for j in group), expires_at)
             except Exception:
                 logger.exception("could not settle budget counter %s (%d settlements)", key, len(group))
                 continue
             spent, held, states = state.spent_nano, state.reserved_nano, []
-            for _, reserved_nano, actual_nano, _, _ in reversed(group):
+            for _, reserved_nano, actual_nano, _, _, _ in reversed(group):
                 states.append(BudgetState(key, spent, held))
                 spent, held = spent - actual_nano, held + reserved_nano
-            for (*_, then), after in zip(group, reversed(states)):
-                try:
-                    then(after)
-                except Exception:  # alerts and gauges must never stop the settlements behind them
-                    logger.exception("budget alert for %s failed", key)
+            for job, after in zip(group, reversed(states)):
+                _notify(job, after)
+
+    def _settle_each(self, group: list[_Job]) -> None:
+        for job in group:
+            key, reserved_nano, actual_nano, expires_at, _, hold_id = job
+            try:
+                state = self._settle_one(key, reserved_nano, actual_nano, expires_at, hold_id)
+            except Exception:
+                logger.exception("could not settle budget hold %s of %s", hold_id, key)
+                continue
+            _notify(job, state)
 
     def get(self, key: str) -> BudgetState:
         self.flush()
@@ -92,6 +113,13 @@ class DeferredSettlement:
         if not self.closed:
             self.closed = True  # from now on settlements are made inline
             self._batches.close()  # makes the queued ones first
+
+
+def _notify(job: _Job, state: BudgetState) -> None:
+    try:
+        job[4](state)
+    except Exception:  # alerts and gauges must never stop the settlements behind them
+        logger.exception("budget alert for %s failed", job[0])
 
 
 def settle_behind(stores: Any) -> DeferredSettlement | None:
