@@ -44,7 +44,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import overhead as ob  # noqa: E402  (bench/overhead.py: fake, processes, raw client, workload, stats)
+import overhead as ob  # bench/overhead.py: the fake, processes, the raw client, workload, statistics
 
 # The newest release whose [proxy] extra resolves from PyPI as this machine sees it: 1.108.8 and later
 # pin litellm-enterprise / litellm-proxy(-extras) versions that are not there. (1.107.0 and 1.82.7-8,
@@ -64,7 +64,7 @@ def venv_litellm_version(venv: Path) -> str | None:
         return None
     probe = ("import importlib.metadata as m; m.version('litellm-proxy-extras'); m.version('uvicorn'); "
              "print(m.version('litellm'))")
-    out = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([str(python), "-c", probe], check=False, capture_output=True, text=True, timeout=60)
     return out.stdout.strip() if out.returncode == 0 else None
 
 
@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
             Path(args.json_out).write_text(json.dumps({"meta": meta, **report}, indent=2) + "\n")
         errors = sum(row["errors"] for mode in report.values() for row in mode["targets"].values())
         return 1 if errors else 0
-    except (asyncio.TimeoutError, TimeoutError):
+    except TimeoutError:
         print(f"aborted: the run exceeded --max-seconds {args.max_seconds}", file=sys.stderr)
         return 2
     except (RuntimeError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
