@@ -151,3 +151,13 @@ def test_registry_fragments_cannot_be_written_by_hand(mesh_dir: Path) -> None:
     _write(mesh_dir / "mesh.yaml", {**CENTRAL, "registry": {"fragments": [forged]}})
     code, output = _validate(mesh_dir / "mesh.yaml")
     assert code == 1 and "registry.fragments: filled from the fragment files" in output
+
+
+def test_the_lambda_bundle_carries_the_fragments(mesh_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from layers.build import stage_function
+
+    _write(mesh_dir / "registry/payments/models.yaml", PAYMENTS)
+    _write(mesh_dir / "teams/risk.yaml", {**RISK, "unit": "risk"})
+    _write(mesh_dir / "mesh.yaml", {**CENTRAL, "registry": {"include": ["teams/risk.yaml"]}})
+    bundle = stage_function("gateway", mesh_dir / "mesh.yaml", tmp_path_factory.mktemp("build"))
+    assert set(load_config(bundle / "mesh.yaml").routes) == {"chat", "payments-chat", "risk/score"}

@@ -198,3 +198,13 @@ def attribute(problems: list[str], origin: dict[str, str]) -> list[str]:
         files = sorted({origin[f"{m[1]}.{m[2]}"] for m in pattern.finditer(line) if f"{m[1]}.{m[2]}" in origin})
         out.append(line + (f" (declared in {', '.join(files)})" if files else ""))
     return out
+
+
+def fragment_paths(config_path: str | Path) -> list[str]:
+    """The fragment files a config merges, relative to its folder (for bundling them with it)."""
+    path = Path(config_path)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    registry = data.get("registry") if isinstance(data, dict) else None
+    base = path.parent.resolve()
+    found = _discover(path.parent, registry if isinstance(registry, dict) else {}, [])
+    return [p.relative_to(base).as_posix() for p, _ in found if p.is_relative_to(base)]
