@@ -43,7 +43,7 @@ def _write(path: Path, data: Any) -> Path:
 
 def _validate(config: Path) -> tuple[int, str]:
     result = CliRunner().invoke(cli, ["validate", str(config)])
-    return result.exit_code, result.output + (result.stderr if result.stderr_bytes is not None else "")
+    return result.exit_code, result.output  # stdout and stderr
 
 
 @pytest.fixture
@@ -100,11 +100,13 @@ def test_a_merged_problem_names_its_fragment(mesh_dir: Path) -> None:
 
 def test_include_list_needs_a_unit_and_stays_inside_the_config_folder(mesh_dir: Path) -> None:
     _write(mesh_dir / "teams/search.yaml", {"owner": "search@example.com", "routes": {}})
-    _write(mesh_dir / "mesh.yaml", {**CENTRAL, "registry": {"include": ["teams/*.yaml", "../elsewhere.yaml"]}})
+    _write(mesh_dir / "mesh.yaml", {**CENTRAL, "registry": {"include": ["teams/*.yaml", "../elsewhere.yaml"],
+                                                            "directory": "/etc"}})
     with pytest.raises(ConfigError) as caught:
         load_config(mesh_dir / "mesh.yaml")
     text = "\n".join(caught.value.problems)
     assert "must name its unit" in text and "'../elsewhere.yaml' must be a path relative" in text
+    assert "registry.directory: '/etc' must be a folder inside" in text
     _write(mesh_dir / "teams/search.yaml", {"unit": "search", "owner": "search@example.com",
                                            "routes": {"search-qa": {"provider": "echo", "model": "s"}}})
     _write(mesh_dir / "mesh.yaml", {**CENTRAL, "registry": {"include": ["teams/*.yaml"]}})

@@ -69,6 +69,9 @@ def _discover(base: Path, settings: dict[str, Any], problems: list[str]) -> list
     found: dict[Path, str | None] = {}
     directory = settings.get("directory", "registry")
     root = (base / directory) if isinstance(directory, str) else None
+    if root is not None and (Path(directory).is_absolute() or ".." in Path(directory).parts):
+        problems.append(f"registry.directory: {directory!r} must be a folder inside the config's folder")
+        root = None
     if root is not None and root.is_dir():
         for path in sorted(p for p in root.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml")):
             problems.append(f"{path}: a fragment lives in {root}/<unit>/, not directly in {root}")
