@@ -192,6 +192,11 @@ def stage_function(name: str, config_file: Path | str, build_dir: Path | str = D
     prompts = Path(config_file).parent / "prompts"  # the prompt catalogue's files travel with their config
     if prompts.is_dir():
         _copy_tree(prompts, dest / "prompts")
+    from llm_mesh.config.fragments import fragment_paths  # so are the federated registry's fragments
+
+    for rel in fragment_paths(config_file):
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(config_file).parent / rel, dest / rel)
     return dest
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from llm_mesh.config.fragments import FragmentError, attribute, merge_fragments
 from llm_mesh.config.schema import MeshConfig
 from llm_mesh.config.self_hosted import expand_self_hosted
 from llm_mesh.fleet.expand import expand_fleet
@@ -41,8 +42,12 @@ def parse_config(data: Any, source: str = "<config>") -> MeshConfig:
         raise ConfigError(source, _format(exc)) from None
 
 
-def load_config(path: str | Path) -> MeshConfig:
-    path = Path(path)
+def load_merged(path: str | Path) -> dict[str, Any]:
+    """mesh.yaml's data with the registry fragments beside it merged in (not yet validated)."""
+    return _load_merged(Path(path))[0]
+
+
+def _load_merged(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -53,7 +58,22 @@ def load_config(path: str | Path) -> MeshConfig:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
         raise ConfigError(str(path), [f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
-    return parse_config(data, str(path))
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), ["(root): the config must be a mapping"])
+    try:
+        return merge_fragments(data, path.parent, str(path))
+    except FragmentError as exc:
+        raise ConfigError(str(path), exc.problems) from None
+
+
+def load_config(path: str | Path) -> MeshConfig:
+    """mesh.yaml plus its registry fragments (``registry/<unit>/*.yaml``), validated together."""
+    path = Path(path)
+    data, origin = _load_merged(path)
+    try:
+        return parse_config(data, str(path))
+    except ConfigError as exc:
+        raise ConfigError(exc.source, attribute(exc.problems, origin)) from None
 
 
 def json_schema() -> str:

@@ -198,6 +198,30 @@ class ModelEntry(Strict):
     guardrails: tuple[str, ...] = ()
 
 
+class FragmentRecord(Strict):
+    """One loaded registry fragment (set by the loader from the fragment files, not written by hand)."""
+
+    unit: str
+    path: str = Field(description="relative to the mesh config's directory")
+    owner: str
+    description: str | None = None
+    sla: str | None = None
+    guardrails: tuple[str, ...] = ()
+    hosting: Literal["public_api", "in_region", "self_hosted"] | None = None
+    region: str | None = None
+    models: tuple[str, ...] = ()
+    routes: tuple[str, ...] = ()
+
+
+class RegistrySettings(Strict):
+    """Federated registry: business units' fragments merged into this config (see README)."""
+
+    directory: str | None = Field(
+        default="registry", description="fragments at <directory>/<unit>/*.yaml beside mesh.yaml; null: no discovery")
+    include: tuple[str, ...] = Field(default=(), description="further fragment files or globs, relative to mesh.yaml")
+    fragments: tuple[FragmentRecord, ...] = Field(default=(), description="filled by the loader; do not write")
+
+
 class ServerConfig(Strict):
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     header_timeout_seconds: float = Field(
@@ -224,6 +248,8 @@ class MeshConfig(Strict):
     agents: AgentsSection = Field(default_factory=AgentsSection, description="agent tools and definitions")
     costs: CostConfig | None = Field(default=None, description="prices, budgets, rate limits, cache, ledger")
     fleet: FleetSection | None = Field(default=None, description="GPU pools and self-hosted models the fleet planner packs")
+    registry: RegistrySettings = Field(default_factory=RegistrySettings,
+                                       description="business units' fragments: their models and routes")
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig,
                                                description="optional telemetry export (OpenTelemetry OTLP), off by default")
 

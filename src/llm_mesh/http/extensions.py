@@ -8,6 +8,7 @@ EXTENSIONS: tuple[str, ...] = (
     "llm_mesh.http.responses:mount",
     "llm_mesh.http.completions:mount",
     "llm_mesh.http.management:mount",
+    "llm_mesh.http.registry:mount",
     "llm_mesh.http.costs:mount",
     "llm_mesh.http.governance:mount",
     "llm_mesh.http.knowledge:mount",
