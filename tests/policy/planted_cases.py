@@ -197,9 +197,17 @@ def _anthropic_cases() -> dict[str, dict[str, Any]]:
     }
     for spot in SCHEMA_SPOTS:
         cases[f"tool_schema_{spot}"] = {**m, "tools": [_anthropic_tool(spot=spot)]}
+        cases[f"output_format_schema_{spot}"] = {**m, "extra_body": {"output_config": {"format": {
+            "type": "json_schema", "schema": _schema(spot)}}}}
     return cases
 
 
 CASES: dict[str, dict[str, dict[str, Any]]] = {
     "chat": _chat_cases(), "responses": _responses_cases(), "anthropic": _anthropic_cases()}
 IDS = [(api, field) for api, fields in CASES.items() for field in fields]
+# Streamed: one case per API with the value in several fields at once.
+STREAMED: dict[str, dict[str, Any]] = {
+    "chat": {**CASES["chat"]["tool_call_arguments"], "tools": [_chat_tool(description=S)], "user": V},
+    "responses": {**CASES["responses"]["function_call_output"], "instructions": S, "tools": [_responses_tool(spot="enum")]},
+    "anthropic": {**CASES["anthropic"]["tool_use_input"], "system": S, "tools": [_anthropic_tool(spot="default")]},
+}

@@ -25,7 +25,7 @@ import pytest
 from tests.fakes.anthropic_upstream import start_fake_anthropic
 from tests.fakes.openai_upstream import start_fake_openai
 from tests.harness import RunningMesh, serve_mesh
-from tests.policy.planted_cases import CASES, IDS, V
+from tests.policy.planted_cases import CASES, IDS, STREAMED, V
 
 UPSTREAMS = ("openai", "anthropic")
 # Shapes a provider cannot take: the mesh answers 400 before anything is sent.
@@ -109,6 +109,19 @@ def test_redacted_in_every_field(stack, api, field, upstream):
     # the exact cache answers a request whose upstream form an earlier case already sent
     assert received or answer.headers.get("x-mesh-cache") == "hit", "the request did not reach the upstream"
     assert not [body for body in received if V.encode() in body], received
+    _assert_in_no_file(mesh)
+
+
+@pytest.mark.parametrize("upstream", UPSTREAMS)
+@pytest.mark.parametrize("api", sorted(STREAMED))
+def test_redacted_when_streamed(stack, api, upstream):
+    mesh, fakes = stack
+    fake = fakes[upstream]
+    before = len(fake.requests)
+    events = list(_send(mesh, api, f"redact-{upstream}", {**STREAMED[api], "stream": True}).parse())
+    assert len(events) > 1
+    received = _received(fake, before)
+    assert received and not [body for body in received if V.encode() in body], received
     _assert_in_no_file(mesh)
 
 
