@@ -15,6 +15,7 @@ anthropic SDKs over loopback to a mesh in front of the OpenAI and Anthropic upst
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -118,10 +119,15 @@ def test_redacted_when_streamed(stack, api, upstream):
     mesh, fakes = stack
     fake = fakes[upstream]
     before = len(fake.requests)
-    events = list(_send(mesh, api, f"redact-{upstream}", {**STREAMED[api], "stream": True}).parse())
-    assert len(events) > 1
+    answer = _send(mesh, api, f"redact-{upstream}", {**STREAMED[api], "stream": True})
+    assert len(list(answer.parse())) > 1
     received = _received(fake, before)
     assert received and not [body for body in received if V.encode() in body], received
+    request_id, deadline = answer.headers["x-mesh-request-id"], time.monotonic() + 10
+    while mesh.runtime.stores.request_log.get(request_id) is None:  # a stream is logged once it ended
+        assert time.monotonic() < deadline, "the streamed request was never logged"
+        mesh.flush_logs()
+        time.sleep(0.01)
     _assert_in_no_file(mesh)
 
 
