@@ -58,6 +58,7 @@ class RequestContext:
     route: str = ""  # the authorised route, set before enrich/screen/admit run
     prompt: PromptUse | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    screened_tags: bool = False  # the screen stage passed: tags from body metadata are as it left them
     headers: Mapping[str, str] = field(default_factory=dict)  # the inbound request's headers (case-insensitive)
     # --- enrich, screen
     retrieval: Retrieval | None = None

@@ -34,6 +34,7 @@ from llm_mesh.gateway.native_responses import chat_call, stream_call
 from llm_mesh.gateway.offload import off_loop
 from llm_mesh.gateway.pipeline import Pipeline
 from llm_mesh.gateway.replay import replay_as_stream
+from llm_mesh.gateway.stages import Stage
 from llm_mesh.gateway.tags import parse_tags
 from llm_mesh.gateway.provider_pool import ProviderPool
 from llm_mesh.gateway.request_log import RequestLogWriter
@@ -239,6 +240,16 @@ class MeshService:
         """Resolve, authorise, then enrich/screen/admit/observe. Returns (request, a
         short-circuit answer such as a cache hit, the hooks whose before step ran)."""
         self._apply_tags(ctx, request.metadata)
+        try:
+            return await self._run_before(ctx, request)
+        except BaseException:
+            if not ctx.screened_tags:  # refused before the policy screened them: keep no raw metadata
+                _drop_tags(ctx, request.metadata)
+            raise
+
+    async def _run_before(
+        self, ctx: RequestContext, request: ChatCompletionRequest
+    ) -> tuple[ChatCompletionRequest, ChatCompletion | None, tuple[RequestHook, ...]]:
         ran: list[RequestHook] = []
         for hook in self.pipeline.resolvers:
             result = await hook.before_chat(ctx, request)
@@ -248,14 +259,17 @@ class MeshService:
             ran.append(hook)
         self._authorise(ctx, request.model)
         for hook in self.pipeline.governed:
+            ctx.screened_tags = ctx.screened_tags or hook.stage > Stage.SCREEN
             result = await hook.before_chat(ctx, request)
             if isinstance(result, ChatCompletion):
                 ctx.served_from_cache = True
                 return request, result, tuple(ran)
             if result.metadata != request.metadata:  # screened (redacted): the stored tags follow
+                _drop_tags(ctx, request.metadata)  # a renamed key leaves no raw one behind
                 self._apply_tags(ctx, result.metadata, header=False)
             request = result
             ran.append(hook)
+        ctx.screened_tags = True
         return request, None, tuple(ran)
 
     async def chat(self, ctx: RequestContext, request: ChatCompletionRequest) -> ChatCompletion:
@@ -459,3 +473,10 @@ class MeshService:
                 tags=dict(ctx.tags),
             )
         )
+
+
+def _drop_tags(ctx: RequestContext, metadata: dict[str, str] | None) -> None:
+    """Forget the tags that came from ``metadata`` (not a header tag that overrode one)."""
+    for key, value in (metadata or {}).items():
+        if ctx.tags.get(key) == value:
+            del ctx.tags[key]

@@ -15,6 +15,12 @@ small bonus per further distinct signal, capped at 1.0):
 - ``encoded_instructions``: a base64 blob that decodes to text containing any of
   the phrases above.
 
+Each phrase is looked for in the text as written, then (when none is found) in the text
+with its disguises undone: zero-width and bidi characters dropped, fullwidth letters and
+Cyrillic look-alikes folded, leetspeak digits read as letters, words split by punctuation
+joined. Override and prompt-request phrases are also known in Spanish, French, German,
+Portuguese and Italian.
+
 An optional :class:`InjectionClassifier` (a model behind any interface) adds its
 score as the ``classifier`` signal. Findings carry kinds and spans, never text.
 """
@@ -24,6 +30,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence, runtime_checkable
 
@@ -44,8 +51,12 @@ _PHRASES: tuple[tuple[str, float, str], ...] = (
         r"\b(?:reveal|print|show|repeat|output|display|leak|tell\s+me)\s+(?:me\s+)?(?:your|the)\s+"
         r"(?:system\s+prompt|hidden\s+(?:instructions?|prompt)|initial\s+(?:instructions?|prompt)|instructions\s+above)",
     ),
-    ("role_play_jailbreak", 0.8, r"\b(?:DAN|do\s+anything\s+now)\b(?=.{0,200}\b(?:mode|jailbreak|prompt|now|no\s+restrictions)\b)"),
-    ("role_play_jailbreak", 0.75, r"\b(?:developer|god|jailbreak|unrestricted|evil)\s+mode\b"),
+    ("role_play_jailbreak", 0.8, r"\bdo\s+anything\s+now\b"),
+    ("role_play_jailbreak", 0.8, r"\bDAN\b(?=.{0,200}(?:\bmode\b|jailbr|no\s+restrictions|stay\s+in\s+character))"),
+    ("role_play_jailbreak", 0.75, r"\b(?:jailbreak|unrestricted|evil|unfiltered)\s+mode\b"),
+    # "developer mode" / "god mode" are ordinary words (phones, games) unless the model is put in them
+    ("role_play_jailbreak", 0.75, r"(?:\byou\s+are\s+(?:now\s+)?in|\bswitch\s+to|\benter|\bactivate|\benable)\s+"
+                                  r"(?:developer|god)\s+mode\b(?!\s+on\b)(?!\s+in\b)"),
     ("role_play_jailbreak", 0.8, r"\byou\s+are\s+(?:no\s+longer|not)\s+(?:bound|restricted|limited)\s+by\b"),
     (
         "role_play_jailbreak",
@@ -53,7 +64,28 @@ _PHRASES: tuple[tuple[str, float, str], ...] = (
         r"\b(?:pretend|act\s+as\s+if|imagine)\s+(?:that\s+)?you\s+(?:have|had|are)\s+(?:no|without)\s+"
         r"(?:restrictions|rules|filters|limits|guidelines|content\s+policy)",
     ),
-    ("role_play_jailbreak", 0.6, r"\bjailbr(?:eak|oken)\b"),
+    ("role_play_jailbreak", 0.6, r"\bjailbr(?:eak|oken)\b(?!\s+(?:an?\s+|my\s+|the\s+|your\s+)?(?:iphone|ipad|phone|device|"
+                                 r"ps\d|playstation|console|kindle|android|switch|router|tablet)s?\b)"),
+    ("role_play_jailbreak", 0.75, r"\byou\s+(?:now\s+)?have\s+no\s+(?:guidelines|rules|restrictions|filters|limits)\b"),
+    # "ignore the above and ...", "ignore all that, ...": the whole context, not a named thing in it
+    ("instruction_override", 0.7, r"\b(?:ignore|disregard|forget)\s+(?:all\s+(?:of\s+)?)?(?:the\s+above|all\s+that|"
+                                  r"everything\s+(?:above|before|else))\s*(?:,|and\b|\.|;|:|instead)"),
+    ("instruction_override", 0.7, r"\boverrid(?:e|es|ing)\s+(?:every|all|any)\s+(?:earlier|previous|prior|other)\b"),
+    ("instruction_override", 0.8, r"\b(?:ignore|disregard)\s+what\s+(?:the\s+|your\s+)?(?:developer|system|admin|operator)s?"
+                                  r"\s+(?:said|told|wrote|says)"),
+    # the same overrides and prompt requests in Spanish, French, German, Portuguese and Italian
+    ("instruction_override", 0.9, r"\b(?:ignora|olvida|no\s+sigas|ignore[sz]?|oublie[sz]?|ne\s+suis\s+pas|ignoriere|"
+                                  r"vergiss|missachte|esqueça|desconsidere|dimentica|non\s+seguire)\s+"
+                                  r"(?:todas\s+|toutes\s+|alle\s+|tutte\s+)?(?:las\s+|les\s+|die\s+|as\s+|le\s+)?"
+                                  r"(?:instrucciones|reglas|indicaciones|instructions|consignes|règles|anweisungen|regeln|"
+                                  r"instruções|regras|istruzioni|regole)\s+(?:anteriores|previas|précédentes|ci-dessus|"
+                                  r"antérieures|acima|precedenti|sopra)"),
+    ("instruction_override", 0.9, r"\b(?:ignoriere|vergiss|missachte)\s+(?:alle\s+)?(?:die\s+)?(?:vorherigen|obigen|"
+                                  r"bisherigen|früheren)\s+(?:anweisungen|regeln|instruktionen)"),
+    ("prompt_exfiltration", 0.8, r"\b(?:muestra|revela|dime|révèle[sz]?|montre[sz]?|affiche[sz]?|zeig\w*|verrat\w*|"
+                                 r"mostre|revele|mostrami|rivelami|mostra)\s+(?:mir\s+)?(?:tu|el|ton|votre|le|deinen|den|"
+                                 r"o\s+seu|o|il\s+tuo|il|tuo)?\s*(?:prompt\s+(?:del|de|do|di)\s+sistema|prompt\s+système|"
+                                 r"systemprompt)"),
     ("role_marker", 0.7, r"<\|(?:im_start|im_end|system|endoftext)\|>|\[/?INST\]|<<SYS>>|(?:^|\n)\s*#{2,}\s*(?:system|assistant)\s*:"),
 )
 # Patterns run on the lower-cased text (case-insensitive matching in ``re`` is several
@@ -63,10 +95,42 @@ _PHRASE_RE = [(kind, weight, re.compile(p.lower(), re.DOTALL)) for kind, weight,
 _KEYWORDS = (
     "ignor", "disregard", "forget", "overrid", "bypass", "skip", "instruction", "reveal", "prompt", "anything now",
     "dan ", "dan,", "mode", "bound by", "restricted by", "limited by", "pretend", "act as", "imagine", "jailbr",
-    "<|", "inst]", "<<sys", "##", "do not follow",
+    "<|", "inst]", "<<sys", "##", "do not follow", "have no", "olvid", "no sigas", "oubli", "ne suis pas", "vergiss",
+    "missacht", "esque", "desconsider", "dimentic", "non seguire",
 )
 _HIDDEN = re.compile("[\U000e0000-\U000e007f]+|[\u202a-\u202e\u2066-\u2069]|[\u200b-\u200d\u2060\ufeff]{3,}")
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=])(?:[A-Za-z0-9+/]{4}){8,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?(?![A-Za-z0-9+/=])")
+
+
+# Undoing the cheap disguises: format characters (zero-width, bidi) dropped, NFKC (fullwidth,
+# mathematical letters), Cyrillic/Greek look-alikes to Latin, leetspeak digits inside words,
+# and words split by punctuation runs ("ignore_all - the... previous") joined by one space.
+_HOMOGLYPHS = str.maketrans("аеорсхуіјѕԁһӏАЕОРСХУІЈЅΑΒΕΗΙΚΜΝΟΡΤΧΥΖο", "aeopcxyijsdhlAEOPCXYIJSABEHIKMNOPTXYZo")
+_LEET = str.maketrans("4310579@$", "aeiostgas")
+_LEET_WORD = re.compile(r"\b(?=[a-z]*[4310579@$])(?=[4310579@$]*[a-z])[a-z4310579@$]{2,}\b")
+_LEET_HINT = re.compile(r"[a-z][4310579@$]|[4310579@$][a-z]")
+# separator runs: anything but one plain space (which needs no change and is most of any text)
+_SPLIT = re.compile(r"[\s\-.,…·*|~+]{2,}|[\-.,…·*|~+\t\n\r\f\v]")
+# snake_case of two or three words is an identifier (``system_prompt``); a sentence_joined_by_underscores is not
+_SNAKE_SENTENCE = re.compile(r"[^\W_]+(?:_+[^\W_]+){3,}")
+_FORMAT = re.compile("[\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\U000e0000-\U000e007f]")
+
+
+def _undisguised(text: str) -> str | None:
+    """``text`` without its disguises, or None when it had none."""
+    lower = text.lower()
+    plain = lower
+    if not text.isascii():
+        plain = _FORMAT.sub("", text)
+        if not unicodedata.is_normalized("NFKC", plain):
+            plain = unicodedata.normalize("NFKC", plain)
+        plain = plain.translate(_HOMOGLYPHS).lower()
+    if _LEET_HINT.search(plain):
+        plain = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), plain)
+    if "_" in plain:
+        plain = _SNAKE_SENTENCE.sub(lambda m: re.sub("_+", " ", m.group()), plain)
+    plain = _SPLIT.sub(" ", plain)
+    return None if plain == lower else plain
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +183,10 @@ class InjectionDetector:
             return self._empty
         text = text[: self.max_scan_chars]
         signals = _phrase_signals(text)
+        if not signals:
+            plain = _undisguised(text)
+            if plain is not None:  # a disguised phrase: its span is the whole text
+                signals = [InjectionSignal(sg.kind, 0, len(text), sg.weight) for sg in _phrase_signals(plain)[:1]]
         if not text.isascii():
             for m in _HIDDEN.finditer(text):
                 signals.append(InjectionSignal("hidden_unicode", m.start(), m.end(), 0.7 if len(m.group()) > 1 else 0.5))

@@ -3,6 +3,7 @@ rebuilt from rewritten texts: what the screen stage scans and redacts."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from llm_mesh.wire.openai_chat import ChatCompletionRequest
@@ -67,6 +68,16 @@ _PROTOCOL_KEYS = frozenset({"model", "type", "role", "detail", "format", "$ref",
 _PAYLOAD_KEYS = frozenset({"file_data", "data"})
 
 FieldPath = tuple[Any, ...]
+# Maps whose keys are data someone wrote, not protocol: JSON schema property names, metadata keys.
+_FREE_KEY_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas",
+                            "dependentRequired", "metadata"})
+
+
+_TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.:-]")
+
+
+class KeyOf(str):
+    """The last step of a path that names a dict key itself (to rename), not its value."""
 
 
 def _is_message_text(path: FieldPath) -> bool:
@@ -83,8 +94,13 @@ def _walk(value: Any, path: FieldPath, out: list[tuple[FieldPath, str]]) -> None
         if value and not value.startswith("data:") and not _is_message_text(path):
             out.append((path, value))
     elif isinstance(value, dict):
+        free = bool(path) and path[-1] in _FREE_KEY_MAPS
         for key, item in value.items():
-            if key not in _PROTOCOL_KEYS and key not in _PAYLOAD_KEYS:
+            if free:  # the value first, the key after: renaming the key must not break the value's path
+                _walk(item, path + (key,), out)
+                if isinstance(key, str) and key:
+                    out.append((path + (KeyOf(key),), key))
+            elif key not in _PROTOCOL_KEYS and key not in _PAYLOAD_KEYS:
                 _walk(item, path + (key,), out)
     elif isinstance(value, list):
         for index, item in enumerate(value):
@@ -94,12 +110,23 @@ def _walk(value: Any, path: FieldPath, out: list[tuple[FieldPath, str]]) -> None
 def field_texts(request: ChatCompletionRequest) -> tuple[dict[str, Any], list[tuple[FieldPath, str]]]:
     """Every other string that leaves the mesh with the request: ``user``, ``stop``, metadata,
     message names, refusals, tool-call ids and names, image URLs, file names, tool
-    descriptions and JSON schemas, ``response_format`` schemas, and any extra field a
-    client sent. Returns the request as a dict (for rebuilding) and (path, text) pairs."""
+    descriptions and JSON schemas (property names too), ``response_format`` schemas, metadata
+    keys and values, and any extra field a client sent. Returns the request as a dict (for rebuilding) and (path, text) pairs."""
     data = request.model_dump(by_alias=True, exclude_none=True)
     found: list[tuple[FieldPath, str]] = []
     _walk(data, (), found)
     return data, found
+
+
+def _rename(target: dict[str, Any], old: str, new: str) -> None:
+    """Rename a key in place, keeping the order; a clash (two keys masked alike) gets a suffix."""
+    name, n = new, 1
+    while name in target and name != old:
+        n += 1
+        name = f"{new}_{n}"
+    items = [(name if k == old else k, v) for k, v in target.items()]
+    target.clear()
+    target.update(items)
 
 
 def rebuild_fields(data: dict[str, Any], edits: list[tuple[FieldPath, str]]) -> ChatCompletionRequest:
@@ -107,5 +134,9 @@ def rebuild_fields(data: dict[str, Any], edits: list[tuple[FieldPath, str]]) -> 
         target: Any = data
         for key in path[:-1]:
             target = target[key]
-        target[path[-1]] = text
+        if isinstance(path[-1], KeyOf):
+            # metadata keys become request tags, whose keys are letters, digits and _.:- only
+            _rename(target, str(path[-1]), (_TAG_UNSAFE.sub("", text) or "redacted") if path[-2] == "metadata" else text)
+        else:
+            target[path[-1]] = text
     return ChatCompletionRequest.model_validate(data)

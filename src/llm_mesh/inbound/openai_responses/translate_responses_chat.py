@@ -5,8 +5,8 @@ Shapes follow the openai SDK's own types (``openai.types.responses``): a request
 ``input_image`` parts, ``function_call`` and ``function_call_output`` items);
 ``instructions`` becomes the system message; function tools, ``tool_choice``,
 ``parallel_tool_calls``, ``text.format`` (json_schema, json_object),
-``max_output_tokens``, ``temperature``, ``top_p``, ``metadata`` and ``user`` map onto
-their chat twins. Built-in tools (web search, file search, computer use) have no
+``max_output_tokens``, ``temperature``, ``top_p``, ``metadata``, ``user``,
+``prompt_cache_key`` and ``safety_identifier`` map onto their chat twins. Built-in tools (web search, file search, computer use) have no
 chat equivalent on other providers and are refused with a clear 400. Conversation
 state (``store``, ``previous_response_id``) lives in ``state.py``: the caller passes the
 items a previous response carries in as ``history``.
@@ -21,7 +21,7 @@ from typing import Any
 from llm_mesh.errors import InvalidRequest
 from llm_mesh.wire.openai_chat import ChatCompletion
 
-_PASSED_THROUGH = ("temperature", "top_p", "parallel_tool_calls", "user", "stream")
+_PASSED_THROUGH = ("temperature", "top_p", "parallel_tool_calls", "user", "stream", "prompt_cache_key", "safety_identifier")
 
 
 def new_response_id() -> str:
