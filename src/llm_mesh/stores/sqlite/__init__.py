@@ -21,6 +21,12 @@ __all__ = ["SqliteStores", "open_sqlite_stores"]
 class SqliteStores:
     """StoreBundle over one SQLite file; safe to share between threads."""
 
+    # A write can wait: on another process's transaction (mesh serve --workers N shares the file)
+    # up to the busy timeout, or on this process's background writers' commits. Inline, that wait
+    # stalls the event loop (/health included), so admission, cache writes and settlement run off
+    # it (gateway/offload.py); reads never wait in WAL mode.
+    blocking_io = True
+
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
         self.path = db.path
