@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from llm_mesh.errors import InvalidRequest
+from llm_mesh.wire.responses_input import input_parts as _input_parts
 
 _ID = re.compile(r"[A-Za-z0-9_\-]{1,128}")
 
@@ -34,19 +35,6 @@ def as_items(input_value: Any) -> list[dict[str, Any]]:
     if isinstance(input_value, str):
         return [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": input_value}]}]
     return list(input_value) if isinstance(input_value, list) else input_value
-
-
-def _input_parts(content: Any) -> list[dict[str, Any]]:
-    if isinstance(content, str):
-        return [{"type": "input_text", "text": content}]
-    parts: list[dict[str, Any]] = []
-    for part in content or ():
-        if part.get("type") == "image_url":
-            image = part.get("image_url") or {}
-            parts.append({"type": "input_image", "image_url": image.get("url"), "detail": image.get("detail") or "auto"})
-        else:
-            parts.append({"type": "input_text", "text": part.get("text", "")})
-    return parts
 
 
 def _text(content: Any) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 
 from llm_mesh.errors import UpstreamError
 from llm_mesh.wire.openai_chat import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
+from llm_mesh.wire.responses_input import input_parts as _input_parts
 
 # Responses-only settings that carry no free text: passed on from the inbound body as given.
 SETTINGS = ("truncation", "include", "service_tier", "max_tool_calls", "top_logprobs")
@@ -32,19 +33,6 @@ def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
     return "".join(part.get("text", "") for part in content or () if isinstance(part, dict))
-
-
-def _input_parts(content: Any) -> list[dict[str, Any]]:
-    if isinstance(content, str):
-        return [{"type": "input_text", "text": content}]
-    parts: list[dict[str, Any]] = []
-    for part in content or ():
-        if part.get("type") == "image_url":
-            image = part.get("image_url") or {}
-            parts.append({"type": "input_image", "image_url": image.get("url"), "detail": image.get("detail") or "auto"})
-        else:
-            parts.append({"type": "input_text", "text": part.get("text", "")})
-    return parts
 
 
 def input_items(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
