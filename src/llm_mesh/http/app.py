@@ -24,6 +24,7 @@ from llm_mesh.gateway.service import ChatStream
 from llm_mesh.http.anthropic_messages import anthropic_models
 from llm_mesh.http.body import read_json, validate
 from llm_mesh.http.coalesce import coalesce
+from llm_mesh.http.data_plane import DataPlaneRoute, MeshAPI
 from llm_mesh.http.identity import inbound_identity
 from llm_mesh.http.openai_wire import chunk_json, completion_json
 from llm_mesh.http.request_id_headers import RequestIdHeaders
@@ -54,7 +55,7 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
         yield
         await runtime.aclose()
 
-    app = FastAPI(
+    app = MeshAPI(
         lifespan=lifespan,
         title="LLM Mesh",
         version="0.1.0",
@@ -120,8 +121,7 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
         return JSONResponse(body, headers=ctx.response_headers())
 
     # ---------------------------------------------------------------- chat
-    @app.post("/v1/chat/completions", openapi_extra=_json_body(ChatCompletionRequest, "/v1/chat/completions"))
-    async def chat_completions(request: Request, ctx: RequestContext = Depends(caller_context("chat.completions"))) -> Response:
+    async def chat_handler(request: Request, ctx: RequestContext) -> Response:
         chat_request = validate(ChatCompletionRequest, await read_json(request, limit))
         if chat_request.stream:
             stream = await service.open_chat_stream(ctx, chat_request)
@@ -132,6 +132,12 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
             )
         completion = await service.chat(ctx, chat_request)
         return _json(completion_json(completion), ctx)
+
+    @app.post("/v1/chat/completions", openapi_extra=_json_body(ChatCompletionRequest, "/v1/chat/completions"))
+    async def chat_completions(request: Request, ctx: RequestContext = Depends(caller_context("chat.completions"))) -> Response:
+        return await chat_handler(request, ctx)
+
+    app.data_plane_route("/v1/chat/completions", DataPlaneRoute("chat.completions", chat_handler))
 
     async def _sse_chat(ctx: RequestContext, stream: ChatStream) -> AsyncIterator[bytes]:
         usage: Usage | None = None
@@ -160,11 +166,16 @@ def create_app(runtime: MeshRuntime) -> FastAPI:
             await service.finish(ctx, status, usage, failure)
 
     # ---------------------------------------------------------------- embeddings
-    @app.post("/v1/embeddings", openapi_extra=_json_body(EmbeddingsRequest, "/v1/embeddings"))
-    async def embeddings(request: Request, ctx: RequestContext = Depends(caller_context("embeddings"))) -> Response:
+    async def embeddings_handler(request: Request, ctx: RequestContext) -> Response:
         embeddings_request = validate(EmbeddingsRequest, await read_json(request, limit))
         response = await service.embeddings(ctx, embeddings_request)
         return _json(response.model_dump_json().encode(), ctx)
+
+    @app.post("/v1/embeddings", openapi_extra=_json_body(EmbeddingsRequest, "/v1/embeddings"))
+    async def embeddings(request: Request, ctx: RequestContext = Depends(caller_context("embeddings"))) -> Response:
+        return await embeddings_handler(request, ctx)
+
+    app.data_plane_route("/v1/embeddings", DataPlaneRoute("embeddings", embeddings_handler))
 
     for extension in _extensions():
         extension(app, runtime)
