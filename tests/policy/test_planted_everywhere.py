@@ -123,7 +123,7 @@ def test_redacted_when_streamed(stack, api, upstream):
     assert len(list(answer.parse())) > 1
     received = _received(fake, before)
     assert received and not [body for body in received if V.encode() in body], received
-    request_id, deadline = answer.headers["x-mesh-request-id"], time.monotonic() + 10
+    request_id, deadline = answer.headers["x-mesh-request-id"], time.monotonic() + 60  # a hang guard, not a speed claim
     while mesh.runtime.stores.request_log.get(request_id) is None:  # a stream is logged once it ended
         assert time.monotonic() < deadline, "the streamed request was never logged"
         mesh.flush_logs()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from stdnum import iban as _iban
 from stdnum.fr import nir as _fr_nir
 
 from llm_mesh.policy.detectors.base import ScanContext, luhn_ok
@@ -79,6 +80,21 @@ def _not_a_card_run(text: str, start: int, run: str, before: str) -> bool:
     return _TRACKING.match(run) is not None
 
 
+def _groups_after_iban(text: str, start: int, run: str) -> int | None:
+    """For a digit run right after an IBAN's two country letters: the index of the first group
+    after the longest valid IBAN the run begins, or None (no valid IBAN, or nothing after it)."""
+    if start < 2 or not text[start - 2 : start].isupper() or not text[start - 2 : start].isalpha():
+        return None
+    parts = re.split(r"[ .\-]", run)
+    compact = text[start - 2 : start]
+    after_iban = None
+    for index, part in enumerate(parts[:-1]):
+        compact += part
+        if len(compact) >= 15 and _iban.is_valid(compact):
+            after_iban = index + 1
+    return after_iban
+
+
 class CardDetector:
     name = "card"
     entity_types = (CREDIT_CARD,)
@@ -101,8 +117,12 @@ class CardDetector:
             # letters may touch it: a card glued to a word ("card4111...", an address run into
             # it) is still a card. Inner group edges are separators, so candidates may start/end there.
             left_ok = not (before.isdigit() or before in "_.,/+")
+            first = 0
             if _not_a_card_run(text, start, run, before):
-                continue
+                # a card may still follow a whole IBAN in the same run ("DE89 3704 ... 00 4111 1111 ...")
+                first = _groups_after_iban(text, start, run)
+                if first is None:
+                    continue
             right_ok = not (after.isdigit() or after == "_")
             if right_ok and after in ".," and end + 1 < len(text) and text[end + 1].isdigit():
                 right_ok = False  # a decimal number
@@ -112,7 +132,7 @@ class CardDetector:
                 groups.append((pos, part))
                 pos += len(part) + 1
             last = len(groups) - 1
-            i = 0 if left_ok else 1
+            i = first if first else (0 if left_ok else 1)
             while i < len(groups):
                 if len(groups[i][1]) < _MIN_GROUP:
                     i += 1
