@@ -13,6 +13,7 @@ from llm_mesh.policy.findings import CREDIT_CARD, Finding
 
 # Maximal runs of digit groups joined by one space or dash (no lookarounds, so linear).
 _RUN = re.compile(r"\d+(?:[ .\-]\d+)*", re.ASCII)
+_GROUP_SEPARATOR = re.compile(r"[ .\-]")
 # Card numbers are written in groups of 3+ digits (4-4-4-4, 4-6-5), only the last group may be
 # shorter (4-4-4-1); runs of short groups ("1 2 3 ...") are never cards, and skipping them keeps
 # digit-dense text linear and fast.
@@ -80,12 +81,11 @@ def _not_a_card_run(text: str, start: int, run: str, before: str) -> bool:
     return _TRACKING.match(run) is not None
 
 
-def _groups_after_iban(text: str, start: int, run: str) -> int | None:
+def _groups_after_iban(text: str, start: int, parts: list[str]) -> int | None:
     """For a digit run right after an IBAN's two country letters: the index of the first group
     after the longest valid IBAN the run begins, or None (no valid IBAN, or nothing after it)."""
     if start < 2 or not text[start - 2 : start].isupper() or not text[start - 2 : start].isalpha():
         return None
-    parts = re.split(r"[ .\-]", run)
     compact = text[start - 2 : start]
     after_iban = None
     for index, part in enumerate(parts[:-1]):
@@ -117,10 +117,11 @@ class CardDetector:
             # letters may touch it: a card glued to a word ("card4111...", an address run into
             # it) is still a card. Inner group edges are separators, so candidates may start/end there.
             left_ok = not (before.isdigit() or before in "_.,/+")
+            parts = _GROUP_SEPARATOR.split(run)
             first = 0
             if _not_a_card_run(text, start, run, before):
                 # a card may still follow a whole IBAN in the same run ("DE89 3704 ... 00 4111 1111 ...")
-                first = _groups_after_iban(text, start, run)
+                first = _groups_after_iban(text, start, parts)
                 if first is None:
                     continue
             right_ok = not (after.isdigit() or after == "_")
@@ -128,7 +129,7 @@ class CardDetector:
                 right_ok = False  # a decimal number
             groups = []
             pos = start
-            for part in re.split(r"[ .\-]", run):
+            for part in parts:
                 groups.append((pos, part))
                 pos += len(part) + 1
             last = len(groups) - 1
