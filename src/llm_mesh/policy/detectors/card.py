@@ -95,6 +95,17 @@ def _groups_after_iban(text: str, start: int, parts: list[str]) -> int | None:
     return after_iban
 
 
+def _first_candidate_group(text: str, start: int, run: str, before: str, parts: list[str]) -> int | None:
+    """The index of the run's first group a card may start at, or None when the run holds none.
+    The run's own left edge must not touch more digits, a decimal point or a "+" (phone);
+    letters may touch it: a card glued to a word ("card4111...", an address run into it) is
+    still a card. Inner group edges are separators, so candidates may start there."""
+    if _not_a_card_run(text, start, run, before):
+        # a card may still follow a whole IBAN in the same run ("DE89 3704 ... 00 4111 1111 ...")
+        return _groups_after_iban(text, start, parts)
+    return 1 if before.isdigit() or before in "_.,/+" else 0
+
+
 class CardDetector:
     name = "card"
     entity_types = (CREDIT_CARD,)
@@ -113,17 +124,10 @@ class CardDetector:
             end = m.end()
             before = text[start - 1] if start else " "
             after = text[end] if end < len(text) else " "
-            # the run's own edges must not touch more digits, a decimal point or a "+" (phone);
-            # letters may touch it: a card glued to a word ("card4111...", an address run into
-            # it) is still a card. Inner group edges are separators, so candidates may start/end there.
-            left_ok = not (before.isdigit() or before in "_.,/+")
             parts = _GROUP_SEPARATOR.split(run)
-            first = 0
-            if _not_a_card_run(text, start, run, before):
-                # a card may still follow a whole IBAN in the same run ("DE89 3704 ... 00 4111 1111 ...")
-                first = _groups_after_iban(text, start, parts)
-                if first is None:
-                    continue
+            first = _first_candidate_group(text, start, run, before, parts)
+            if first is None:
+                continue
             right_ok = not (after.isdigit() or after == "_")
             if right_ok and after in ".," and end + 1 < len(text) and text[end + 1].isdigit():
                 right_ok = False  # a decimal number
@@ -133,7 +137,7 @@ class CardDetector:
                 groups.append((pos, part))
                 pos += len(part) + 1
             last = len(groups) - 1
-            i = first if first else (0 if left_ok else 1)
+            i = first
             while i < len(groups):
                 if len(groups[i][1]) < _MIN_GROUP:
                     i += 1
