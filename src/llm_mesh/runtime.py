@@ -17,7 +17,7 @@ from llm_mesh.cost.ledger_writer import write_behind
 from llm_mesh.cost.settlement import settle_behind
 from llm_mesh.gateway.hooks import HookContext, RequestHook
 from llm_mesh.gateway.metrics_observer import build_observer
-from llm_mesh.gateway.offload import blocking_io
+from llm_mesh.gateway.offload import blocking_io, blocking_reads
 from llm_mesh.gateway.pipeline import Pipeline
 from llm_mesh.gateway.provider_pool import ProviderPool
 from llm_mesh.gateway.request_log import BackgroundLogWriter, InlineLogWriter, RequestLogWriter
@@ -126,6 +126,7 @@ def build_runtime(
     service = MeshService(
         config, authenticator, providers, log_writer, health=getattr(stores, "health", None), pipeline=Pipeline.of(hooks),
         observer=build_observer(config, home, provided), blocking_io=blocking_io(stores),
+        blocking_reads=blocking_reads(stores),
     )
     runtime = MeshRuntime(
         config=config, stores=stores, service=service, home=home, log_writer=log_writer,

@@ -25,8 +25,10 @@ TOOLS = [{"type": "function", "function": {
                                                     for j in range(6)}}}} for i in range(4)]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def mesh():
+    """A mesh per test: each starts with the whole budget (a shared one left the second test
+    whatever room the first happened not to spend)."""
     with start_fake_openai() as fake:
         config = {
             "providers": {"fake": {"kind": "openai", "base_url": fake.base_url, "api_key": {"env": "FAKE_KEY"}}},

@@ -3,7 +3,8 @@
 A wrapper bundle over SQLite declares ``blocking_io = True`` and notes, for each store call on the
 request path (key lookup, budget reservation and settlement, cache read and write, ledger record),
 whether it ran on a thread with a running event loop. Through the real HTTP API, streamed and not,
-none does; with the flag off (SQLite's default) they run inline, as they should.
+none does; with the flag off they run inline, as they should. SQLite itself blocks only on writes:
+its key lookup runs inline, its budget reservation off the loop.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class _Bundle:
     def __init__(self, inner: Any, blocking: bool, calls: list[tuple[str, bool]]) -> None:
         self._inner = inner
         self.blocking_io = blocking
+        self.blocking_reads = blocking  # a networked store: its reads wait too
         for name, methods in WATCHED.items():
             setattr(self, name, _Watched(getattr(inner, name), name, methods, calls))
 
@@ -89,6 +91,27 @@ def test_store_calls_run_off_the_loop_when_the_stores_block(blocking: bool) -> N
         assert on_loop == [], f"blocking store calls ran on the event loop: {on_loop}"
     else:
         assert "budgets.reserve" in on_loop  # SQLite answers inline: no thread hop
+
+
+def test_sqlite_reads_run_inline_and_its_writes_off_the_loop() -> None:
+    """SQLite in WAL mode: a reader never waits on a writer, a writer can wait on a lock."""
+    calls: list[tuple[str, bool]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        inner = open_sqlite_stores(Path(tmp) / "mesh.db")
+        try:
+            bundle = _Bundle(inner, True, calls)
+            bundle.blocking_reads = inner.blocking_reads
+            with serve_mesh(CONFIG, stores=bundle) as mesh:
+                headers = {"Authorization": f"Bearer {mesh.api_key}"}
+                with httpx.Client(base_url=mesh.root_url, headers=headers, timeout=30) as client:
+                    body = {"model": "echo", "messages": [{"role": "user", "content": "hi"}]}
+                    answer = client.post("/v1/chat/completions", json=body)
+                    assert answer.status_code == 200, answer.text
+        finally:
+            inner.close()
+    where = dict(calls)
+    assert where["keys.get_by_hash"] is True, calls
+    assert where["budgets.reserve"] is False, calls
 
 
 def test_off_loop_runs_in_a_worker_thread_only_when_blocking() -> None:

@@ -199,6 +199,9 @@ class AuditHook(BaseHook):
     def on_complete(self, ctx: RequestContext, outcome: Outcome) -> None:
         self.writer.write(self.draft(ctx, outcome))
 
+    def completion_waits(self, ctx: RequestContext) -> bool:
+        return not getattr(self.writer, "deferred", False)
+
     def flush(self) -> None:
         self.writer.flush()
 

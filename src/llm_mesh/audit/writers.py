@@ -157,6 +157,8 @@ class AuditAppender:
 class InlineAuditWriter:
     """The Lambda writer: appends before the invocation ends (a frozen process cannot flush)."""
 
+    deferred = False  # write() appends to the store before it returns
+
     def __init__(self, store: AuditStore, anchorer: Anchorer | None = None, **options: Any) -> None:
         self.store = store
         self.appender = AuditAppender(store, anchorer, **options)
@@ -182,6 +184,8 @@ class InlineAuditWriter:
 class BackgroundAuditWriter(InlineAuditWriter):
     """One daemon thread appends drafts in arrival order, one SQLite transaction per batch;
     the request path only queues them (see gateway.background)."""
+
+    deferred = True  # write() only journals and queues
 
     def __init__(self, store: AuditStore, anchorer: Anchorer | None = None, interval: float = 0.02,
                  journal_dir: str | Path | None = None, **options: Any) -> None:

@@ -305,6 +305,20 @@ class CostHook(BaseHook):
     def _price(self, provider: str, model: str, usage: Metered, at: float) -> CostBreakdown:
         return self.prices.cost(usage, provider, self._kind(provider), model, at)
 
+    def completion_waits(self, ctx: RequestContext) -> bool:
+        """Settling waits unless every write it makes is queued: budget settlements and the
+        ledger behind background writers, and no rate-limit correction or stream cache write."""
+        state = _state(ctx)
+        if state.settled:
+            return False
+        if self.limits is not None and state.token_holds:
+            return True
+        if ctx.stream and state.cache_key is not None:
+            return True
+        if self.budgets is not None and state.holds and not getattr(self.budgets.store, "deferred", False):
+            return True
+        return self.ledger is not None and not getattr(self.ledger, "deferred", False)
+
     def on_complete(self, ctx: RequestContext, outcome: Outcome) -> None:
         state = _state(ctx)
         if state.settled:

@@ -40,6 +40,11 @@ class BackgroundLedger:
             self._write, name="mesh-ledger", batch_size=batch_size, interval=interval, journal=journal
         )
 
+    @property
+    def deferred(self) -> bool:
+        """record() only journals and queues, until close (then it writes inline)."""
+        return not self.closed
+
     def record(self, record: CostRecord) -> bool:
         """Queued (journaled first); True: the ledger will hold it. After ``close``: written inline."""
         if self.closed:

@@ -40,6 +40,11 @@ class DeferredSettlement:
             self._settle_all, name="mesh-budget-settle", batch_size=1000, interval=interval
         )
 
+    @property
+    def deferred(self) -> bool:
+        """settle_later only queues, until close (then it settles inline)."""
+        return not self.closed
+
     def reserve(self, key: str, amount_nano: int, limit_nano: int, expires_at: float,
                 **hold: Any) -> BudgetState | None:
         """``hold``: the store's ``hold_id``/``hold_until`` for an expiring reservation."""

@@ -72,6 +72,12 @@ class RequestHook(Protocol):
 
     def on_complete(self, ctx: RequestContext, outcome: Outcome) -> None: ...
 
+    def completion_waits(self, ctx: RequestContext) -> bool:
+        """Whether ``on_complete`` for ``ctx`` would make a store call that can wait (a table
+        round trip, a write lock); False when it only queues work for a background writer.
+        Where the stores block, the service records a request off the event loop only then."""
+        ...
+
 
 class BaseHook:
     """No-op defaults: a hook overrides only the points it cares about."""
@@ -99,3 +105,7 @@ class BaseHook:
 
     def on_complete(self, ctx: RequestContext, outcome: Outcome) -> None:
         return None
+
+    def completion_waits(self, ctx: RequestContext) -> bool:
+        # a hook that accounts for requests may write anywhere: it says otherwise by overriding this
+        return type(self).on_complete is not BaseHook.on_complete

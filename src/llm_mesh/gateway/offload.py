@@ -23,6 +23,12 @@ def blocking_io(stores: Any) -> bool:
     return bool(getattr(stores, "blocking_io", False))
 
 
+def blocking_reads(stores: Any) -> bool:
+    """Whether the bundle's reads wait too (``StoreBundle.blocking_reads``; default: as its writes).
+    SQLite's writes can wait on a lock, its reads never do (WAL): a key lookup runs inline there."""
+    return bool(getattr(stores, "blocking_reads", blocking_io(stores)))
+
+
 async def off_loop(blocking: bool, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``call(*args, **kwargs)``: in a worker thread when ``blocking``, inline otherwise."""
     if blocking:

@@ -19,6 +19,8 @@ logger = logging.getLogger("llm_mesh.request_log")
 
 
 class RequestLogWriter(Protocol):
+    deferred: bool  # True when write() only queues (the store write happens on another thread)
+
     def write(self, entry: RequestLogEntry) -> None: ...
 
     def flush(self) -> None: ...
@@ -28,6 +30,8 @@ class RequestLogWriter(Protocol):
 
 class InlineLogWriter:
     """Writes immediately (Lambda, tests)."""
+
+    deferred = False
 
     def __init__(self, store: RequestLogStore) -> None:
         self._store = store
@@ -49,6 +53,8 @@ class InlineLogWriter:
 class BackgroundLogWriter:
     """Batches entries into the store on a background thread (see gateway.background).
     With ``journal_dir`` every entry is journaled first, so a killed process loses none."""
+
+    deferred = True  # write() only journals and queues
 
     def __init__(self, store: RequestLogStore, batch_size: int = 500, interval: float = 0.05,
                  journal_dir: str | Path | None = None) -> None:

@@ -100,9 +100,11 @@ class MeshService:
         pipeline: Pipeline | None = None,
         observer: Callable[[RequestContext, Outcome], None] | None = None,
         blocking_io: bool = False,
+        blocking_reads: bool | None = None,
     ) -> None:
         self.config = config
         self.blocking_io = blocking_io  # the stores wait on a network: their calls run off the loop
+        self.blocking_reads = blocking_io if blocking_reads is None else blocking_reads  # the key lookup
         self.pipeline = pipeline if pipeline is not None else Pipeline.of(hooks)
         self.observer = observer  # request metrics, whatever hooks exist (gateway.metrics_observer)
         metering = getattr(getattr(config, "costs", None), "metering", None)
@@ -136,8 +138,8 @@ class MeshService:
         return ctx.caller
 
     async def authenticate_off_loop(self, ctx: RequestContext, identity: InboundIdentity) -> Caller:
-        """``authenticate``, with the key lookup off the event loop when the stores block."""
-        return await off_loop(self.blocking_io, self.authenticate, ctx, identity)
+        """``authenticate``, with the key lookup off the event loop when the stores' reads block."""
+        return await off_loop(self.blocking_reads, self.authenticate, ctx, identity)
 
     def authorise_route(self, caller: Caller, model: str) -> str:
         if model not in self.config.routes:
@@ -417,11 +419,17 @@ class MeshService:
     # ------------------------------------------------------------ accounting
     async def finish(self, ctx: RequestContext, status: int, usage: Usage | None = None,
                      error: MeshError | None = None, completion: ChatCompletion | None = None) -> None:
-        """``record``, off the event loop when the stores block (settlement and ledger writes
-        are table round trips there)."""
+        """``record``, off the event loop when the stores block and a write it makes would wait
+        (settlement and ledger writes are table round trips on DynamoDB). Where every record is
+        queued for a background writer (the local home), the thread hop would cost more."""
         if ctx.recorded:
             return
-        await off_loop(self.blocking_io, self.record, ctx, status, usage, error, completion)
+        await off_loop(self.blocking_io and self._record_waits(ctx), self.record, ctx, status, usage, error, completion)
+
+    def _record_waits(self, ctx: RequestContext) -> bool:
+        if self.config.server.request_log and not getattr(self.log_writer, "deferred", False):
+            return True
+        return any(getattr(hook, "completion_waits", _waits)(ctx) for hook in self.pipeline.completion_order)
 
     def record(
         self,
@@ -480,3 +488,8 @@ def _drop_tags(ctx: RequestContext, metadata: dict[str, str] | None) -> None:
     for key, value in (metadata or {}).items():
         if ctx.tags.get(key) == value:
             del ctx.tags[key]
+
+
+def _waits(ctx: RequestContext) -> bool:
+    """A hook that does not say whether its on_complete waits is assumed to."""
+    return True

@@ -93,6 +93,9 @@ class PromptHook(BaseHook):
         if app is None or not app.may_use(route):
             raise PermissionDenied(f"this app may not use the prompt {name!r}", param="model")
 
+    def completion_waits(self, ctx: RequestContext) -> bool:
+        return ctx.prompt is not None  # an experiment outcome is a store write
+
     def on_complete(self, ctx: RequestContext, outcome: HookOutcome) -> None:
         prompt = ctx.prompt
         if prompt is None:

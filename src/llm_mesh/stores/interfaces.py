@@ -85,6 +85,9 @@ class StoreBundle(Protocol):
     # True when calls wait on a network (DynamoDB): the gateway runs them off its event loop
     # (gateway.offload). Absent means False: local calls run inline.
     blocking_io: bool
+    # True when reads wait as well (DynamoDB); absent means as ``blocking_io``. SQLite in WAL mode
+    # blocks only writers, so its reads (the API key lookup) run inline: a thread hop costs more.
+    blocking_reads: bool
 
     def ping(self) -> bool:
         """True when the backing store answers (used by /health)."""

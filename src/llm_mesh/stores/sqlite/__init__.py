@@ -26,6 +26,7 @@ class SqliteStores:
     # stalls the event loop (/health included), so admission, cache writes and settlement run off
     # it (gateway/offload.py); reads never wait in WAL mode.
     blocking_io = True
+    blocking_reads = False  # WAL: a reader never waits on a writer, so reads stay on the loop
 
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
