@@ -14,6 +14,7 @@ from llm_mesh.audit.hook import audit_hook
 from llm_mesh.config.schema import MeshConfig
 from llm_mesh.cost.hook import build_cost_hook
 from llm_mesh.cost.ledger_writer import write_behind
+from llm_mesh.cost.leases import lease_behind
 from llm_mesh.cost.settlement import settle_behind
 from llm_mesh.gateway.hooks import HookContext, RequestHook
 from llm_mesh.gateway.metrics_observer import build_observer
@@ -117,7 +118,7 @@ def build_runtime(
     costs = config.costs if background_log else None
     behind = tuple(writer for writer in (
         write_behind(stores, journal_dir) if costs is not None and costs.ledger else None,
-        settle_behind(stores) if costs is not None and costs.budgets else None,
+        lease_behind(stores, settle_behind(stores)) if costs is not None and costs.budgets else None,
     ) if writer is not None)
     providers = ProviderPool(config, secrets)
     unavailable = providers.warm()

@@ -22,7 +22,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from llm_mesh.cost.config import BudgetConfig
 from llm_mesh.errors import BudgetExceeded, MeshError
@@ -101,15 +101,38 @@ class BudgetGuard:
         self.on_alert = on_alert or _log_alert
         self.hold_seconds = hold_seconds
 
+    def _counters(self, app: str, team: str | None, tags: Mapping[str, str],
+                  now: float) -> Iterator[tuple[BudgetConfig, str, str, float]]:
+        """(budget, subject, counter key, period end) of every budget this request draws on."""
+        for budget in self.budgets:
+            who = subject(budget, app, team, tags)
+            if who is not None:
+                label, end = period(budget, now)
+                yield budget, who, f"{budget.name}#{who}#{label}", end
+
+    def reserve_from_leases(self, app: str, team: str | None, tags: Mapping[str, str], worst_nano: int,
+                            now: float) -> list[Hold] | None:
+        """The holds, when every hard budget admits from this process's lease (cost.leases) without
+        a store call; None when one would need the store (what was taken is given back)."""
+        take = getattr(self.store, "reserve_from_lease", None)
+        if take is None:
+            return None
+        holds: list[Hold] = []
+        for budget, _, key, end in self._counters(app, team, tags, now):
+            if budget.mode == "soft":
+                holds.append(Hold(budget, key, 0, end))
+                continue
+            hold_id = uuid.uuid4().hex
+            if take(key, worst_nano, hold_id) is None:
+                self.settle(holds, 0, now)
+                return None
+            holds.append(Hold(budget, key, worst_nano, end, hold_id))
+        return holds
+
     def reserve(self, app: str, team: str | None, tags: Mapping[str, str], worst_nano: int, now: float) -> list[Hold]:
         holds: list[Hold] = []
         try:
-            for budget in self.budgets:
-                who = subject(budget, app, team, tags)
-                if who is None:
-                    continue
-                label, end = period(budget, now)
-                key = f"{budget.name}#{who}#{label}"
+            for budget, who, key, end in self._counters(app, team, tags, now):
                 if budget.mode == "soft":
                     holds.append(Hold(budget, key, 0, end))
                     continue

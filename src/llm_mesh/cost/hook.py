@@ -19,7 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
 
 from llm_mesh.cost import metering
 from llm_mesh.cost.budgets import BudgetGuard, Hold, to_nano
@@ -143,20 +143,38 @@ class CostHook(BaseHook):
         info = self.costs.apps.get(app)
         return (info.team, info.project) if info is not None else (None, None)
 
+    def _budget_claim(self, ctx: RequestContext, route: str, prompt_tokens: int, max_output: int,
+                      now: float) -> tuple[str, str | None, Mapping[str, str], int]:
+        """(app, team, tags, worst-case nano USD) this request reserves against its budgets."""
+        app = ctx.caller.app if ctx.caller else "-"
+        price_in, price_out = self._route_prices(route, now)
+        worst = (Decimal(prompt_tokens) * self.margin * price_in + Decimal(max_output) * price_out) / 1_000_000
+        team, project = self._team(app)
+        # The app's configured project is authoritative: a client cannot move its spend to
+        # another project's budget by sending a different project tag.
+        tags = {**ctx.tags, "project": project} if project else ctx.tags
+        return app, team, tags, to_nano(worst) + 1
+
+    def _admit_from_memory(self, ctx: RequestContext, state: _State, route: str, prompt_tokens: int,
+                           max_output: int) -> bool:
+        """Admission with no store call (budgets only, each within this process's lease)."""
+        if self.limits is not None or self.budgets is None:
+            return False
+        now = self.clock()
+        holds = self.budgets.reserve_from_leases(*self._budget_claim(ctx, route, prompt_tokens, max_output, now), now)
+        if holds is None:
+            return False
+        state.holds = holds
+        return True
+
     def _admit(self, ctx: RequestContext, state: _State, route: str, prompt_tokens: int, max_output: int) -> None:
         app = ctx.caller.app if ctx.caller else "-"
         now = self.clock()
         if self.limits is not None:
             state.token_holds = self.limits.admit(app, route, prompt_tokens + max_output, now)
         if self.budgets is not None:
-            price_in, price_out = self._route_prices(route, now)
-            worst = (Decimal(prompt_tokens) * self.margin * price_in + Decimal(max_output) * price_out) / 1_000_000
-            team, project = self._team(app)
-            # The app's configured project is authoritative: a client cannot move its spend to
-            # another project's budget by sending a different project tag.
-            tags = {**ctx.tags, "project": project} if project else ctx.tags
             try:
-                state.holds = self.budgets.reserve(app, team, tags, to_nano(worst) + 1, now)
+                state.holds = self.budgets.reserve(*self._budget_claim(ctx, route, prompt_tokens, max_output, now), now)
             except BaseException:
                 if self.limits is not None:
                     self.limits.release(state.token_holds)
@@ -250,8 +268,9 @@ class CostHook(BaseHook):
                 return hit
         if self.limits is not None or self.budgets is not None:
             # the bound counts everything sent (tools, schemas, images, names), never only message text
-            await off_loop(self.blocking_io, self._admit, ctx, state, request.model, chat_input_bound(request),
-                           self._max_output(request.model, request))
+            bound, max_output = chat_input_bound(request), self._max_output(request.model, request)
+            if not self._admit_from_memory(ctx, state, request.model, bound, max_output):
+                await off_loop(self.blocking_io, self._admit, ctx, state, request.model, bound, max_output)
         return request
 
     async def after_chat(self, ctx: RequestContext, request: ChatCompletionRequest, completion: ChatCompletion) -> ChatCompletion:
@@ -286,7 +305,9 @@ class CostHook(BaseHook):
         texts = [request.input] if isinstance(request.input, str) else [t for t in request.input if isinstance(t, str)]
         state.texts = texts
         if self.limits is not None or self.budgets is not None:
-            await off_loop(self.blocking_io, self._admit, ctx, state, request.model, embeddings_input_bound(request), 0)
+            bound = embeddings_input_bound(request)
+            if not self._admit_from_memory(ctx, state, request.model, bound, 0):
+                await off_loop(self.blocking_io, self._admit, ctx, state, request.model, bound, 0)
         return request
 
     # ------------------------------------------------------------ accounting

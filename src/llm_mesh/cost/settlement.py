@@ -132,6 +132,9 @@ def settle_behind(stores: Any) -> DeferredSettlement | None:
     budgets = getattr(stores, "budgets", None)
     if budgets is None:
         return None
+    inner = getattr(budgets, "settlement", None)  # leases over a settlement (cost.leases)
+    if isinstance(inner, DeferredSettlement):
+        budgets = inner
     if isinstance(budgets, DeferredSettlement):
         if not budgets.closed:
             return budgets
