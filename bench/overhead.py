@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -295,6 +296,18 @@ class Samples:
 
 
 ACTIVE_PROMPT = [PROMPT]  # set once by main() from --policy-path
+# --unique-prompts: every request's prompt differs (its first word), so nothing the mesh
+# remembers about a text it saw before (its scan memo) can serve it: the worst case
+UNIQUE_PROMPTS = [False]
+_REQUEST_NUMBER = itertools.count()
+
+
+def _unique(body: bytes) -> bytes:
+    """``body`` with the prompt's first six characters replaced by a per-request word of six letters."""
+    n = next(_REQUEST_NUMBER)
+    word = "Q" + "".join(chr(97 + (n // 26**i) % 26) for i in range(5))
+    start = body.index(b'"content": "') + len(b'"content": "')
+    return body[:start] + word.encode() + body[start + 6:]
 
 
 def body_for(target: Target, stream: bool) -> bytes:
@@ -307,6 +320,8 @@ def body_for(target: Target, stream: bool) -> bytes:
 
 
 async def one_request(target: Target, worker: int, body: bytes, stream: bool, samples: Samples | None) -> None:
+    if UNIQUE_PROMPTS[0]:
+        body = _unique(body)
     started = time.perf_counter()
     first = None
     try:
@@ -501,10 +516,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upstream-url", default=None, help="with --mesh-url: the fake upstream the mesh calls")
     parser.add_argument("--policy-path", action="store_true",
                         help="the full governed path: PII redact policy, injection screen, ledger, hard budget, audit; 1.6 KB prompt")
+    parser.add_argument("--unique-prompts", action="store_true",
+                        help="every request's prompt differs (no text is ever seen twice): the scan memo never hits")
     parser.add_argument("--max-seconds", type=float, default=600, help="abort the whole run after this")
     args = parser.parse_args(argv)
     if args.policy_path:
         ACTIVE_PROMPT[0] = POLICY_PROMPT
+    UNIQUE_PROMPTS[0] = args.unique_prompts
     if args.requests < args.rounds or min(args.concurrency) < 1:
         parser.error("--requests must be at least --rounds, --concurrency at least 1")
 

@@ -66,8 +66,10 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=3000, help="measured requests per target")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--policy-path", action="store_true", help="the full governed path (see overhead.py)")
+    parser.add_argument("--unique-prompts", action="store_true", help="every request's prompt differs (see overhead.py)")
     args = parser.parse_args()
     bench.ACTIVE_PROMPT[0] = bench.POLICY_PROMPT if args.policy_path else bench.PROMPT
+    bench.UNIQUE_PROMPTS[0] = args.unique_prompts
     workdir = Path(tempfile.mkdtemp(prefix="mesh-ab-"))
     children: list[bench.Child] = []
     try:

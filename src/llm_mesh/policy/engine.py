@@ -35,6 +35,7 @@ from llm_mesh.policy.detectors import (
 from llm_mesh.policy.decisions import PolicyDecisions
 from llm_mesh.policy.findings import Finding, category_of, group_overlaps, priority_of
 from llm_mesh.policy.redactor import PlannedEdit, RedactionVault, rewrite
+from llm_mesh.policy.scan_memo import ScanMemo
 
 if TYPE_CHECKING:
     from llm_mesh.policy.config import PolicyConfig
@@ -98,6 +99,8 @@ class PolicyEngine:
     ) -> None:
         self.name = name
         self.detectors = tuple(detectors)
+        self._memo: ScanMemo[tuple[Finding, ...]] = ScanMemo()
+        self._versioned = tuple(d for d in self.detectors if hasattr(d, "state_version"))
         self._actions = dict(actions or {})
         self._default = default
         self._rule_cache: dict[str, EntityRule] = {}
@@ -247,6 +250,18 @@ class PolicyEngine:
                     found[key] = f
         return _drop_shadowed(sorted(found.values()))
 
+    def _remembered_scan(self, text: str, errors: list[str], context: Mapping[str, Any] | None) -> list[Finding]:
+        """``_scan``, reusing the findings for a text this app sent before (scan_memo.py says
+        why); a scan a detector failed in is not remembered."""
+        scope = (context.get("app", "") if context else "", tuple(d.state_version() for d in self._versioned))
+        found = self._memo.get(scope, text)
+        if found is not None:
+            return list(found)
+        findings = self._scan(text, errors)
+        if not errors:
+            self._memo.put(scope, text, tuple(findings))
+        return findings
+
     def scan(self, text: str) -> list[Finding]:
         """All findings, sorted by position (overlaps kept)."""
         return self._scan(text, None)
@@ -269,7 +284,7 @@ class PolicyEngine:
         for restoring the answer; without one (or for ``direction="output"``)
         redaction is one-way (``[EMAIL_REDACTED]``)."""
         errors: list[str] = []
-        findings = self._scan(text, errors)
+        findings = self._remembered_scan(text, errors, context)
         decisions = PolicyDecisions(self.name, detector_errors=errors)
         if not findings:
             if vault is not None and "[" in text:

@@ -176,7 +176,7 @@ class PolicyHook(BaseHook):
                     texts.append(content)
                 elif content:
                     texts.extend(t for p in content if isinstance(t := getattr(p, "text", None), str))
-        result = self.injection.scan_all(texts)
+        result = self.injection.scan_all(texts, scope=ctx.caller.app if ctx.caller else "")
         if result.score < cfg.threshold:
             return
         kinds = result.kinds

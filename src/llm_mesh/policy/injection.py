@@ -32,7 +32,10 @@ import binascii
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from collections.abc import Hashable
 from typing import Protocol, Sequence, runtime_checkable
+
+from llm_mesh.policy.scan_memo import ScanMemo
 
 _PHRASES: tuple[tuple[str, float, str], ...] = (
     (
@@ -215,6 +218,7 @@ class InjectionDetector:
     classifier: InjectionClassifier | None = None
     max_scan_chars: int = 200_000
     _empty: InjectionResult = field(default_factory=lambda: InjectionResult(0.0))
+    _memo: ScanMemo[InjectionResult] = field(default_factory=ScanMemo, repr=False, compare=False)
 
     def scan(self, text: str) -> InjectionResult:
         if not text:
@@ -246,11 +250,17 @@ class InjectionDetector:
         score = min(1.0, max(s.weight for s in signals) + 0.05 * (len(kinds) - 1))
         return InjectionResult(score, tuple(sorted(signals, key=lambda s: (s.start, s.kind))))
 
-    def scan_all(self, texts: Sequence[str]) -> InjectionResult:
+    def scan_all(self, texts: Sequence[str], scope: Hashable = None) -> InjectionResult:
+        """The strongest result over ``texts``. With a ``scope`` (the app), a text the scope sent
+        before is not scanned again (scan_memo.py says why)."""
         best = self._empty
         signals: list[InjectionSignal] = []
         for t in texts:
-            r = self.scan(t)
+            r = None if scope is None else self._memo.get(scope, t)
+            if r is None:
+                r = self.scan(t)
+                if scope is not None:
+                    self._memo.put(scope, t, r)
             signals.extend(r.signals)
             if r.score > best.score:
                 best = r

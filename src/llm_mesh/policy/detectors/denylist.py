@@ -79,6 +79,10 @@ class DenyListDetector:
                     self._pattern = compile_terms(self.source.terms())
                     self._version = version
 
+    def state_version(self) -> Hashable:
+        """Changes when the terms do: a remembered scan of an older version is not reused."""
+        return self.source.version()
+
     def detect(self, ctx: ScanContext) -> list[Finding]:
         self._refresh()
         pattern = self._pattern
